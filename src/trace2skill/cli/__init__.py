@@ -1,0 +1,5 @@
+"""Command line: a thin shell over the library. Each submodule adds its commands to `cli`."""
+
+from trace2skill.cli.main import cli, pass_state
+
+__all__ = ["cli", "pass_state"]

@@ -1,0 +1,518 @@
+"""The types every other module speaks.
+
+The trajectory JSON is a public contract (agents write it by hand through `record_trajectory` and
+`trace2skill record`), so its models accept exactly the documented form: `content` is a string or
+a list of typed parts, only `task` and `messages` are required, and every unbounded field has a
+limit that is enforced with a clear message rather than by silent truncation.
+
+This module imports nothing else from the project but `errors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from trace2skill.errors import InvalidInput
+
+__all__ = [
+    "EDIT_OPS",
+    "LIMITS",
+    "SKILL_NAME_RE",
+    "Artifact",
+    "Edit",
+    "EvolutionConfig",
+    "EvolutionReport",
+    "InvalidTrajectory",
+    "Limits",
+    "Message",
+    "Outcome",
+    "Part",
+    "Patch",
+    "ReasoningPart",
+    "Skill",
+    "SkillFile",
+    "TextPart",
+    "ToolCallPart",
+    "ToolResultPart",
+    "Trajectory",
+    "describe_validation_error",
+    "parse_trajectory",
+    "utcnow",
+]
+
+
+class Limits(BaseModel):
+    """Bounds on every unbounded field of the public contracts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trajectory_bytes: int = 8 * 1024 * 1024
+    task_chars: int = 20_000
+    messages: int = 2_000
+    parts_per_message: int = 500
+    text_chars: int = 200_000
+    tool_name_chars: int = 200
+    tool_id_chars: int = 200
+    json_value_bytes: int = 1024 * 1024
+    final_answer_chars: int = 100_000
+    feedback_chars: int = 20_000
+    tags: int = 32
+    tag_chars: int = 64
+    metadata_bytes: int = 64 * 1024
+    artifacts: int = 50
+    artifact_bytes: int = 1024 * 1024
+    skill_file_bytes: int = 2 * 1024 * 1024
+    skill_files: int = 512
+    skill_bytes: int = 16 * 1024 * 1024
+    edit_content_chars: int = 100_000
+    edits_per_patch: int = 200
+
+
+LIMITS = Limits()
+
+SKILL_NAME_RE = re.compile(r"^(?!-)(?!.*--)[a-z0-9-]{1,64}(?<!-)$")
+"""Agent Skills name rule: 1-64 chars of [a-z0-9-], no leading, trailing or doubled hyphen."""
+
+EDIT_OPS = (
+    "insert_after",
+    "insert_before",
+    "append_to_section",
+    "replace_in_section",
+    "add_section",
+    "delete_section",
+    "create",
+    "delete_file",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def _bounded_json(value: Any, limit: int, what: str) -> Any:
+    size = _json_size(value)
+    if size > limit:
+        raise ValueError(f"{what} is {size:,} bytes as JSON; the limit is {limit:,}")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# --- trajectory -------------------------------------------------------------------------------
+
+
+class TextPart(_Strict):
+    type: Literal["text"] = "text"
+    text: str = Field(max_length=LIMITS.text_chars)
+
+
+class ReasoningPart(_Strict):
+    type: Literal["reasoning"] = "reasoning"
+    text: str = Field(max_length=LIMITS.text_chars)
+
+
+class ToolCallPart(_Strict):
+    type: Literal["tool_call"] = "tool_call"
+    id: str | None = Field(default=None, max_length=LIMITS.tool_id_chars)
+    name: str = Field(min_length=1, max_length=LIMITS.tool_name_chars)
+    arguments: dict[str, Any] | str = Field(
+        default_factory=dict,
+        description="Parsed JSON arguments, or the raw string when the agent emitted invalid JSON.",
+    )
+
+    @field_validator("arguments")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return _bounded_json(value, LIMITS.json_value_bytes, "tool_call.arguments")
+
+
+class ToolResultPart(_Strict):
+    type: Literal["tool_result"] = "tool_result"
+    tool_call_id: str | None = Field(default=None, max_length=LIMITS.tool_id_chars)
+    name: str | None = Field(default=None, max_length=LIMITS.tool_name_chars)
+    output: Any = ""
+    is_error: bool = False
+
+    @field_validator("output")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return _bounded_json(value, LIMITS.json_value_bytes, "tool_result.output")
+
+    @property
+    def output_text(self) -> str:
+        if isinstance(self.output, str):
+            return self.output
+        return json.dumps(self.output, ensure_ascii=False)
+
+
+Part = Annotated[TextPart | ReasoningPart | ToolCallPart | ToolResultPart, Field(discriminator="type")]
+
+
+class Message(_Strict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: list[Part] = Field(default_factory=list, max_length=LIMITS.parts_per_message)
+    timestamp: datetime | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _string_is_one_text_part(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [{"type": "text", "text": value}]
+        if value is None:
+            return []
+        return value
+
+    @property
+    def text(self) -> str:
+        """The message's visible text, parts joined by newlines."""
+        return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    def parts_of(self, kind: type) -> list[Any]:
+        return [p for p in self.content if isinstance(p, kind)]
+
+
+OutcomeStatus = Literal["success", "failure", "partial", "unknown"]
+
+
+class Outcome(_Strict):
+    status: OutcomeStatus = "unknown"
+    score: float | None = None
+    feedback: str | None = Field(default=None, max_length=LIMITS.feedback_chars)
+    judged_by: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Who decided the outcome: 'agent', 'human', 'evaluator:<name>', 'model:<id>'.",
+    )
+
+    @field_validator("score")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("score must be a finite number")
+        return value
+
+
+class Artifact(_Strict):
+    """A file the run produced or used, kept for the error analyst."""
+
+    name: str = Field(min_length=1, max_length=500)
+    content: str = Field(default="", description="Text content, or base64 when encoding is 'base64'.")
+    encoding: Literal["text", "base64"] = "text"
+    media_type: str | None = Field(default=None, max_length=200)
+
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        size = len(value.encode("utf-8"))
+        if size > LIMITS.artifact_bytes:
+            raise ValueError(f"artifact is {size:,} bytes; the limit is {LIMITS.artifact_bytes:,}")
+        return value
+
+
+class Trajectory(_Strict):
+    """One agent run: what it was asked, what it did, and how it went."""
+
+    id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    task: str = Field(min_length=1, max_length=LIMITS.task_chars)
+    messages: list[Message] = Field(max_length=LIMITS.messages)
+    outcome: Outcome = Field(default_factory=Outcome)
+    final_answer: str | None = Field(default=None, max_length=LIMITS.final_answer_chars)
+    reference: Any = Field(
+        default=None, description="Ground truth; never shown to analysts except through an evaluator."
+    )
+    artifacts: list[Artifact] = Field(default_factory=list, max_length=LIMITS.artifacts)
+    skill: str | None = None
+    skill_version: int | None = Field(default=None, ge=1)
+    tags: list[Annotated[str, Field(min_length=1, max_length=LIMITS.tag_chars)]] = Field(
+        default_factory=list, max_length=LIMITS.tags
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _status_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"status": value}
+        return value
+
+    @field_validator("skill")
+    @classmethod
+    def _skill_name(cls, value: str | None) -> str | None:
+        if value is not None and not SKILL_NAME_RE.match(value):
+            raise ValueError(
+                f"skill name {value[:80]!r} is not a valid Agent Skills name "
+                "(1-64 chars of a-z, 0-9 and '-', no leading, trailing or doubled '-')"
+            )
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_bounded(cls, value: Any) -> Any:
+        return _bounded_json(value, LIMITS.json_value_bytes, "reference")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _bounded_json(value, LIMITS.metadata_bytes, "metadata")
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_tags(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @property
+    def tool_calls(self) -> list[ToolCallPart]:
+        return [p for m in self.messages for p in m.content if isinstance(p, ToolCallPart)]
+
+    @property
+    def tool_results(self) -> list[ToolResultPart]:
+        return [p for m in self.messages for p in m.content if isinstance(p, ToolResultPart)]
+
+
+class InvalidTrajectory(InvalidInput):
+    """A trajectory payload that does not fit the public contract; the message says where and why."""
+
+
+def describe_validation_error(error: ValidationError, limit: int = 5) -> str:
+    """One readable line per problem, `location: message`, at most `limit` of them."""
+    lines = []
+    for item in error.errors()[:limit]:
+        loc = ".".join(str(p) for p in item["loc"]) or "(root)"
+        lines.append(f"{loc}: {item['msg']}")
+    more = len(error.errors()) - limit
+    if more > 0:
+        lines.append(f"... and {more} more")
+    return "; ".join(lines)
+
+
+_TRAJECTORY = TypeAdapter(Trajectory)
+
+
+def parse_trajectory(raw: str | bytes | dict[str, Any]) -> Trajectory:
+    """Parse a trajectory from JSON text or a decoded object, with a size check first.
+
+    Raises InvalidTrajectory with a precise, single-line message.
+    """
+    if isinstance(raw, str | bytes):
+        size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+        if size > LIMITS.trajectory_bytes:
+            raise InvalidTrajectory(
+                f"trajectory is {size:,} bytes; the limit is {LIMITS.trajectory_bytes:,} "
+                "(trim tool outputs or attach large files as artifacts elsewhere)"
+            )
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InvalidTrajectory(f"not valid JSON: {e}") from None
+    else:
+        data = raw
+        size = _json_size(raw)
+        if size > LIMITS.trajectory_bytes:
+            raise InvalidTrajectory(f"trajectory is {size:,} bytes; the limit is {LIMITS.trajectory_bytes:,}")
+    if not isinstance(data, dict):
+        raise InvalidTrajectory(f"a trajectory is a JSON object, got {type(data).__name__}")
+    try:
+        return _TRAJECTORY.validate_python(data)
+    except ValidationError as e:
+        raise InvalidTrajectory(describe_validation_error(e)) from None
+
+
+# --- skills -------------------------------------------------------------------------------------
+
+
+class SkillFile(BaseModel):
+    """One file of a skill directory, by its path relative to the skill root (POSIX separators)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    data: bytes
+    executable: bool = False
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+    @property
+    def is_text(self) -> bool:
+        try:
+            self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return b"\x00" not in self.data
+
+
+class Skill(BaseModel):
+    """A skill's full content: SKILL.md plus references/, scripts/ and assets/ files."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    files: tuple[SkillFile, ...]
+
+    def file(self, path: str) -> SkillFile | None:
+        for f in self.files:
+            if f.path == path:
+                return f
+        return None
+
+    @property
+    def skill_md(self) -> str:
+        f = self.file("SKILL.md")
+        return f.text if f else ""
+
+    @property
+    def digest(self) -> str:
+        """Content digest over sorted (path, sha256, executable): what clients cache on."""
+        h = hashlib.sha256()
+        for f in sorted(self.files, key=lambda f: f.path):
+            h.update(f"{f.path}\0{f.sha256}\0{int(f.executable)}\n".encode())
+        return h.hexdigest()
+
+    def with_files(self, files: dict[str, bytes | None]) -> Skill:
+        """A copy with some files replaced, added, or removed (value None)."""
+        current = {f.path: f for f in self.files}
+        for path, data in files.items():
+            if data is None:
+                current.pop(path, None)
+            else:
+                old = current.get(path)
+                current[path] = SkillFile(path=path, data=data, executable=bool(old and old.executable))
+        return Skill(name=self.name, files=tuple(sorted(current.values(), key=lambda f: f.path)))
+
+
+# --- edits and patches --------------------------------------------------------------------------
+
+EditOp = Literal[
+    "insert_after",
+    "insert_before",
+    "append_to_section",
+    "replace_in_section",
+    "add_section",
+    "delete_section",
+    "create",
+    "delete_file",
+]
+
+
+class Edit(BaseModel):
+    """One operation on one file of a skill.
+
+    Anchors by op: `insert_after`/`insert_before` use `target_text` (optionally within
+    `target_section`); `append_to_section`, `delete_section` use `target_section`;
+    `replace_in_section` uses `old_text` (optionally within `target_section`); `add_section` uses
+    `after_section` (absent: append at the end); `create` and `delete_file` use only `file`.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    file: str = Field(min_length=1, max_length=300)
+    op: EditOp
+    target_section: str | None = Field(default=None, max_length=500)
+    target_text: str | None = Field(default=None, max_length=LIMITS.edit_content_chars)
+    old_text: str | None = Field(default=None, max_length=LIMITS.edit_content_chars)
+    after_section: str | None = Field(default=None, max_length=500)
+    content: str | None = Field(default=None, max_length=LIMITS.edit_content_chars)
+    id: str | None = Field(default=None, description="Assigned by code, e.g. 'p12.e3'.")
+    sources: list[str] = Field(
+        default_factory=list, description="Ids of the input edits a merged edit came from."
+    )
+    support: list[str] = Field(
+        default_factory=list, description="Trajectory ids supporting this edit, computed by code."
+    )
+
+
+class Patch(BaseModel):
+    """A list of edits plus why, changelog lines, and the trajectories it came from."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    edits: list[Edit] = Field(default_factory=list, max_length=LIMITS.edits_per_patch)
+    reasoning: str = ""
+    changelog: list[str] = Field(default_factory=list)
+    support: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_changelog_entries(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "changelog_entries" in data and "changelog" not in data:
+            data = {**data, "changelog": data["changelog_entries"]}
+        return data
+
+
+# --- evolution ----------------------------------------------------------------------------------
+
+
+class EvolutionConfig(BaseModel):
+    """What an evolution run does; recorded with the run so it can be resumed and audited."""
+
+    skill: str
+    mode: Literal["deepen", "create"] = "deepen"
+    analysts: Literal["error", "success", "combined"] = "combined"
+    fan_in: int = Field(default=5, ge=2, le=64)
+    workers: int = Field(default=16, ge=1, le=1024)
+    model: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    outcome: list[OutcomeStatus] | None = None
+    tags: list[str] = Field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    balance: bool = True
+    budget_usd: float | None = Field(default=None, ge=0)
+    budget_tokens: int | None = Field(default=None, ge=0)
+    max_analyst_turns: int = Field(default=8, ge=1, le=200)
+    require_confirmed_fix: bool = True
+    task_description: str | None = None
+
+
+class EvolutionReport(BaseModel):
+    """The end of a run, for people (Markdown) and programs (JSON)."""
+
+    run_id: str
+    skill: str
+    status: Literal["succeeded", "failed", "no_change", "dry_run"]
+    base_version: int | None = None
+    new_version: int | None = None
+    trajectories: int = 0
+    analyses: int = 0
+    patches: int = 0
+    merge_levels: int = 0
+    edits_applied: int = 0
+    edits_dropped: list[dict[str, Any]] = Field(default_factory=list)
+    changelog: list[str] = Field(default_factory=list)
+    provenance: list[dict[str, Any]] = Field(default_factory=list)
+    diff: str = ""
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    error: str | None = None

@@ -1,0 +1,669 @@
+"""The versioned skill store: immutable, content-addressed versions in SQLite, published to disk.
+
+Each version is numbered 1, 2, 3... per skill (what users type) and carries the content digest
+(what clients cache on), its parent, its author ('human', 'evolve:<run id>', 'rollback',
+'hand-edit'), a changelog and per-edit provenance. File contents live once in `skill_blobs`, keyed
+by sha256, however many versions share them.
+
+Publishing rule: the published folder is never overwritten silently. Before anything is
+published, the folder is read back; if its digest differs from what was last published (edited by
+hand), it is recorded as a new version (author 'hand-edit') first. A version is then published
+only when it descends from the published one (its parent chain reaches it), as every import,
+rollback and evolve started from the head does; otherwise `Conflict` says which version holds the
+hand edit and how to proceed, unless the caller passes `force`. Nothing is lost either way: the
+hand edit is a version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trace2skill.errors import Conflict, InvalidInput, NotFound, Trace2SkillError
+from trace2skill.models import Skill, SkillFile, describe_validation_error, utcnow
+from trace2skill.skills_store.diff import diff_skills
+from trace2skill.skills_store.frontmatter import read_frontmatter
+from trace2skill.skills_store.paths import check_skill_files, check_skill_name, safe_relpath
+from trace2skill.skills_store.publish import VERSIONS_DIR, file_lock, install_dir, publish_symlinked
+from trace2skill.skills_store.reader import read_skill_dir
+from trace2skill.skills_store.schema import MIGRATIONS
+
+__all__ = ["ProvenanceEntry", "SkillFileInfo", "SkillStore", "SkillSummary", "SkillVersion"]
+
+MAX_AUTHOR_CHARS = 200
+MAX_CHANGELOG_ENTRIES = 500
+MAX_CHANGELOG_CHARS = 4000
+MAX_PROVENANCE_BYTES = 4 * 1024 * 1024
+MAX_DESCRIPTION_STORED = 2000
+
+
+class ProvenanceEntry(BaseModel):
+    """Why one edit of a version exists: which edit, where, and the trajectories that support it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    edit_id: str | None = Field(default=None, max_length=200)
+    file: str | None = Field(default=None, max_length=300)
+    op: str | None = Field(default=None, max_length=64)
+    summary: str = Field(default="", max_length=4000)
+    support: list[str] = Field(default_factory=list)
+
+
+class SkillVersion(BaseModel):
+    """One immutable version of a skill (its metadata; `SkillStore.load` gives the files)."""
+
+    name: str
+    version: int
+    digest: str
+    parent: int | None = None
+    author: str
+    run_id: str | None = None
+    changelog: list[str] = Field(default_factory=list)
+    provenance: list[dict[str, Any]] = Field(default_factory=list)
+    description: str | None = None
+    file_count: int
+    total_bytes: int
+    created_at: datetime
+
+
+class SkillSummary(BaseModel):
+    """One line of `skills list`: a skill's head version and what is published."""
+
+    name: str
+    head: int
+    digest: str
+    versions: int
+    description: str | None = None
+    updated_at: datetime
+    published_version: int | None = None
+
+
+class SkillFileInfo(BaseModel):
+    """A file of a version without its content (SEP-2640 lists these with `sha256:` digests)."""
+
+    path: str
+    sha256: str
+    size: int
+    executable: bool
+
+
+def _description(skill: Skill) -> str | None:
+    f = skill.file("SKILL.md")
+    if f is None:
+        return None
+    try:
+        value = read_frontmatter(f.data.decode("utf-8")).data.get("description")
+    except (UnicodeDecodeError, InvalidInput):
+        return None
+    return value.strip()[:MAX_DESCRIPTION_STORED] if isinstance(value, str) else None
+
+
+def _check_author(author: str) -> str:
+    if not isinstance(author, str) or not author.strip() or len(author) > MAX_AUTHOR_CHARS:
+        raise InvalidInput(f"author must be 1-{MAX_AUTHOR_CHARS} characters, e.g. 'human' or 'evolve:<run id>'")
+    if any(ord(c) < 32 for c in author):
+        raise InvalidInput("author contains a control character")
+    return author
+
+
+def _check_changelog(changelog: Sequence[str] | None) -> list[str]:
+    entries = list(changelog or [])
+    if len(entries) > MAX_CHANGELOG_ENTRIES:
+        raise InvalidInput(f"changelog has {len(entries)} entries; the limit is {MAX_CHANGELOG_ENTRIES}")
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise InvalidInput(f"changelog entries must be strings, got {type(entry).__name__}")
+        if len(entry) > MAX_CHANGELOG_CHARS:
+            raise InvalidInput(f"a changelog entry is {len(entry):,} characters; the limit is {MAX_CHANGELOG_CHARS:,}")
+    return entries
+
+
+def _check_provenance(provenance: Sequence[dict[str, Any] | ProvenanceEntry] | None) -> list[dict[str, Any]]:
+    out = []
+    for i, item in enumerate(provenance or []):
+        try:
+            entry = item if isinstance(item, ProvenanceEntry) else ProvenanceEntry.model_validate(item)
+        except ValidationError as e:
+            raise InvalidInput(f"provenance[{i}]: {describe_validation_error(e)}") from None
+        out.append(entry.model_dump(mode="json"))
+    size = len(json.dumps(out))
+    if size > MAX_PROVENANCE_BYTES:
+        raise InvalidInput(f"provenance is {size:,} bytes as JSON; the limit is {MAX_PROVENANCE_BYTES:,}")
+    return out
+
+
+def _files_summary(old: Skill | None, new: Skill) -> str:
+    before = {f.path: f.sha256 for f in old.files} if old else {}
+    after = {f.path: f.sha256 for f in new.files}
+    parts = []
+    for label, paths in (
+        ("changed", [p for p in after if p in before and before[p] != after[p]]),
+        ("added", [p for p in after if p not in before]),
+        ("removed", [p for p in before if p not in after]),
+    ):
+        if paths:
+            shown = ", ".join(sorted(paths)[:8]) + (" ..." if len(paths) > 8 else "")
+            parts.append(f"{label}: {shown}")
+    return "; ".join(parts) or "no file changed (modes only)"
+
+
+class SkillStore:
+    """Skill versions in the shared SQLite database, published under `skills_dir`."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        skills_dir: str | os.PathLike[str],
+        *,
+        keep_previous: int = 2,
+        fsync: bool = True,
+    ) -> None:
+        """`keep_previous` published folders stay next to the current one for readers still in them."""
+        self.db = db
+        self.skills_dir = Path(skills_dir)
+        self.keep_previous = keep_previous
+        self.fsync = fsync
+        self._mutex = threading.RLock()
+        self._lock_depth: dict[str, int] = {}
+        self._lock_stack: dict[str, contextlib.ExitStack] = {}
+        MIGRATIONS.apply(db)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction that takes the database lock up front, so version numbers never race."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _skill_lock(self, name: str) -> Iterator[None]:
+        """Serialise publishing of one skill across threads and processes (re-entrant in this store)."""
+        with self._mutex:
+            depth = self._lock_depth.get(name, 0)
+            if depth == 0:
+                stack = contextlib.ExitStack()
+                stack.enter_context(file_lock(self.skills_dir / VERSIONS_DIR / f"{name}.lock"))
+                self._lock_stack[name] = stack
+            self._lock_depth[name] = depth + 1
+            try:
+                yield
+            finally:
+                self._lock_depth[name] -= 1
+                if self._lock_depth[name] == 0:
+                    del self._lock_depth[name]
+                    self._lock_stack.pop(name).close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, list(params))
+        columns = [c[0] for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _version(row: dict[str, Any]) -> SkillVersion:
+        return SkillVersion(
+            name=row["skill"],
+            version=row["version"],
+            digest=row["digest"],
+            parent=row["parent"],
+            author=row["author"],
+            run_id=row["run_id"],
+            changelog=json.loads(row["changelog"]),
+            provenance=json.loads(row["provenance"]),
+            description=row["description"],
+            file_count=row["file_count"],
+            total_bytes=row["total_bytes"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+        )
+
+    def _head_or_none(self, name: str) -> SkillVersion | None:
+        rows = self._rows("SELECT * FROM skill_versions WHERE skill = ? ORDER BY version DESC LIMIT 1", [name])
+        return self._version(rows[0]) if rows else None
+
+    def _published_row(self, name: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM skill_published WHERE skill = ?", [name])
+        return rows[0] if rows else None
+
+    def _set_published(self, name: str, version: int, digest: str, target: str | None) -> None:
+        with self._write():
+            self.db.execute(
+                """INSERT INTO skill_published (skill, version, digest, target, published_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (skill) DO UPDATE SET version = excluded.version, digest = excluded.digest,
+                target = COALESCE(excluded.target, skill_published.target), published_at = excluded.published_at""",
+                [name, version, digest, target, utcnow().isoformat()],
+            )
+
+    def _descends(self, name: str, version: int, ancestor: int) -> bool:
+        parents = {
+            r["version"]: r["parent"]
+            for r in self._rows("SELECT version, parent FROM skill_versions WHERE skill = ?", [name])
+        }
+        current: int | None = version
+        for _ in range(len(parents) + 1):
+            if current is None:
+                return False
+            if current == ancestor:
+                return True
+            current = parents.get(current)
+        return False
+
+    def _record(
+        self,
+        skill: Skill,
+        *,
+        parent: int | None,
+        author: str,
+        changelog: list[str],
+        provenance: list[dict[str, Any]],
+        run_id: str | None,
+    ) -> tuple[SkillVersion, bool]:
+        """Store `skill` as the next version unless it equals the head or the parent it came from."""
+        digest = skill.digest
+        with self._write():
+            head = self._head_or_none(skill.name)
+            if head is not None and head.digest == digest:
+                return head, False
+            if parent is not None:
+                prow = self._rows("SELECT * FROM skill_versions WHERE skill = ? AND version = ?", [skill.name, parent])
+                if not prow:
+                    raise NotFound(f"skill {skill.name!r} has no version {parent} to build on")
+                if prow[0]["digest"] == digest:
+                    return self._version(prow[0]), False
+            version = head.version + 1 if head else 1
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO skill_blobs (sha256, size, data) VALUES (?, ?, ?)",
+                [(f.sha256, len(f.data), f.data) for f in skill.files],
+            )
+            row = {
+                "skill": skill.name,
+                "version": version,
+                "digest": digest,
+                "parent": parent,
+                "author": author,
+                "run_id": run_id,
+                "changelog": json.dumps(changelog, ensure_ascii=False),
+                "provenance": json.dumps(provenance, ensure_ascii=False),
+                "description": _description(skill),
+                "file_count": len(skill.files),
+                "total_bytes": sum(len(f.data) for f in skill.files),
+                "created_at": utcnow().isoformat(),
+            }
+            self.db.execute(
+                f"INSERT INTO skill_versions ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                list(row.values()),
+            )
+            self.db.conn.executemany(
+                "INSERT INTO skill_files (skill, version, path, sha256, size, executable) VALUES (?, ?, ?, ?, ?, ?)",
+                [(skill.name, version, f.path, f.sha256, len(f.data), int(f.executable)) for f in skill.files],
+            )
+        return self._version(row), True
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def list(self) -> list[SkillSummary]:
+        """Every skill with its head version, number of versions and published version."""
+        rows = self._rows(
+            """SELECT h.skill, h.version, h.digest, h.description, h.created_at, c.n, p.version AS published
+            FROM skill_versions h
+            JOIN (SELECT skill, MAX(version) AS head, COUNT(*) AS n FROM skill_versions GROUP BY skill) c
+              ON c.skill = h.skill AND c.head = h.version
+            LEFT JOIN skill_published p ON p.skill = h.skill
+            ORDER BY h.skill"""
+        )
+        return [
+            SkillSummary(
+                name=r["skill"],
+                head=r["version"],
+                digest=r["digest"],
+                versions=r["n"],
+                description=r["description"],
+                updated_at=datetime.fromisoformat(r["created_at"]),
+                published_version=r["published"],
+            )
+            for r in rows
+        ]
+
+    def head(self, name: str) -> SkillVersion:
+        """The newest version; NotFound when the skill does not exist."""
+        check_skill_name(name)
+        head = self._head_or_none(name)
+        if head is None:
+            raise NotFound(f"no skill named {name!r} (see `trace2skill skills list`)")
+        return head
+
+    def get_version(self, name: str, version: int | None = None) -> SkillVersion:
+        """One version (the head when `version` is None); NotFound with the valid range otherwise."""
+        head = self.head(name)
+        if version is None or version == head.version:
+            return head
+        rows = self._rows("SELECT * FROM skill_versions WHERE skill = ? AND version = ?", [name, version])
+        if not rows:
+            raise NotFound(f"skill {name!r} has no version {version} (versions are 1 to {head.version})")
+        return self._version(rows[0])
+
+    def history(self, name: str) -> list[SkillVersion]:
+        """Every version of a skill, oldest first."""
+        self.head(name)
+        rows = self._rows("SELECT * FROM skill_versions WHERE skill = ? ORDER BY version", [name])
+        return [self._version(r) for r in rows]
+
+    def list_files(self, name: str, version: int | None = None) -> list[SkillFileInfo]:
+        """The files of a version with their sha256 and size, without reading contents."""
+        v = self.get_version(name, version)
+        rows = self._rows(
+            "SELECT path, sha256, size, executable FROM skill_files WHERE skill = ? AND version = ? ORDER BY path",
+            [name, v.version],
+        )
+        return [
+            SkillFileInfo(path=r["path"], sha256=r["sha256"], size=r["size"], executable=bool(r["executable"]))
+            for r in rows
+        ]
+
+    def load(self, name: str, version: int | None = None) -> Skill:
+        """A version's full content; its digest is checked against the recorded one."""
+        v = self.get_version(name, version)
+        rows = self.db.execute(
+            """SELECT f.path, f.executable, b.data FROM skill_files f JOIN skill_blobs b ON b.sha256 = f.sha256
+            WHERE f.skill = ? AND f.version = ? ORDER BY f.path""",
+            [name, v.version],
+        ).fetchall()
+        skill = Skill(name=name, files=tuple(SkillFile(path=p, data=bytes(d), executable=bool(x)) for p, x, d in rows))
+        if skill.digest != v.digest:
+            raise Trace2SkillError(f"skill {name!r} version {v.version} is damaged in the database (digest mismatch)")
+        return skill
+
+    def read_file(self, name: str, path: str, version: int | None = None) -> bytes:
+        """One file of a version, by a path that must stay inside the skill (UnsafePath otherwise)."""
+        check_skill_name(name)
+        rel = safe_relpath(path)
+        v = self.get_version(name, version)
+        row = self.db.execute(
+            """SELECT b.data FROM skill_files f JOIN skill_blobs b ON b.sha256 = f.sha256
+            WHERE f.skill = ? AND f.version = ? AND f.path = ?""",
+            [name, v.version, rel],
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"skill {name!r} version {v.version} has no file {rel!r}")
+        return bytes(row[0])
+
+    def diff(self, name: str, v1: int, v2: int) -> str:
+        """Unified diff from version v1 to v2 (added, removed and binary files noted); '' if equal."""
+        return diff_skills(self.load(name, v1), self.load(name, v2))
+
+    def published_path(self, name: str) -> Path:
+        """Where the skill is (or would be) published: `<skills_dir>/<name>`."""
+        return self.skills_dir / check_skill_name(name)
+
+    def published_version(self, name: str) -> int | None:
+        """The version the published folder held when last published or synced."""
+        row = self._published_row(check_skill_name(name))
+        return row["version"] if row else None
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def import_dir(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        author: str = "human",
+        changelog: Sequence[str] | None = None,
+        publish: bool = True,
+    ) -> tuple[SkillVersion, bool]:
+        """Import a skill folder; a new version only when its content differs from the head.
+
+        Returns (version, created). The name is `name`, else SKILL.md's `name`, else the folder's.
+        """
+        skill = read_skill_dir(path, name=name)
+        try:
+            check_skill_name(skill.name)
+        except InvalidInput as e:
+            raise type(e)(f"{e}; pass --name to choose the skill's name") from None
+        if skill.file("SKILL.md") is None:
+            raise InvalidInput(f"{path}: no SKILL.md at the top of the folder; that is what makes it a skill")
+        check_skill_files(skill)
+        author = _check_author(author)
+        entries = _check_changelog(changelog) or [f"imported from {Path(path).expanduser()}"]
+        with self._skill_lock(skill.name):
+            if publish:
+                self._sync_tolerant(skill.name)
+            head = self._head_or_none(skill.name)
+            if head is not None and head.digest == skill.digest:
+                if publish and not self.published_path(skill.name).exists():
+                    self._publish_recorded(head)
+                return head, False
+            version, created = self._record(
+                skill,
+                parent=head.version if head else None,
+                author=author,
+                changelog=entries,
+                provenance=[],
+                run_id=None,
+            )
+            if publish:
+                self._publish_recorded(version)
+            return version, created
+
+    def commit(
+        self,
+        skill: Skill,
+        *,
+        parent: int | None,
+        author: str,
+        changelog: Sequence[str] | None,
+        provenance: Sequence[dict[str, Any] | ProvenanceEntry] | None = None,
+        run_id: str | None = None,
+        publish: bool = True,
+        force: bool = False,
+    ) -> SkillVersion:
+        """Record a skill built from version `parent` (e.g. by an evolve run) and publish it.
+
+        Returns the head unchanged when the content equals it, or the parent when nothing changed
+        relative to it (never a version that silently undoes newer ones). When publishing is
+        refused because the published folder holds changes the new version lacks, the version is
+        still recorded and Conflict says so.
+        """
+        check_skill_files(skill)
+        author = _check_author(author)
+        entries = _check_changelog(changelog)
+        prov = _check_provenance(provenance)
+        if run_id is not None and (not isinstance(run_id, str) or not 0 < len(run_id) <= 200):
+            raise InvalidInput("run_id must be a string of 1-200 characters")
+        if not publish:
+            version, _ = self._record(
+                skill, parent=parent, author=author, changelog=entries, provenance=prov, run_id=run_id
+            )
+            return version
+        with self._skill_lock(skill.name):
+            self._sync_tolerant(skill.name)
+            version, _ = self._record(
+                skill, parent=parent, author=author, changelog=entries, provenance=prov, run_id=run_id
+            )
+            self._publish_recorded(version, force=force)
+            return version
+
+    def rollback(self, name: str, version: int) -> SkillVersion:
+        """Publish the content of an older version as a NEW version (author 'rollback')."""
+        check_skill_name(name)
+        with self._skill_lock(name):
+            self._sync_tolerant(name)
+            target = self.get_version(name, version)
+            head = self.head(name)
+            if target.digest == head.digest:
+                return head
+            new, _ = self._record(
+                Skill(name=name, files=self.load(name, target.version).files),
+                parent=head.version,
+                author="rollback",
+                changelog=[f"rollback to version {target.version}: its content replaces version {head.version}"],
+                provenance=[],
+                run_id=None,
+            )
+            self._publish_recorded(new)
+            return new
+
+    # --- publishing -------------------------------------------------------------------------------
+
+    def _sync_tolerant(self, name: str) -> None:
+        """Record a hand edit if there is one; a folder that cannot be read is left to publish to report."""
+        with contextlib.suppress(InvalidInput):
+            self._sync_locked(name)
+
+    def _sync_locked(self, name: str) -> SkillVersion | None:
+        path = self.published_path(name)
+        if not path.exists():
+            return None
+        folder = read_skill_dir(path, name=name)
+        published = self._published_row(name)
+        if published is not None and folder.digest == published["digest"]:
+            return None
+        head = self._head_or_none(name)
+        if head is None:
+            raise NotFound(f"{path} is not a skill of this store; import it with `trace2skill skills import {path}`")
+        known = self._rows(
+            "SELECT version FROM skill_versions WHERE skill = ? AND digest = ? ORDER BY version DESC LIMIT 1",
+            [name, folder.digest],
+        )
+        if known:  # the folder holds a recorded version (e.g. a publish interrupted before it was noted)
+            self._set_published(name, known[0]["version"], folder.digest, None)
+            return None
+        base = published["version"] if published else head.version
+        what = _files_summary(self.load(name, base), folder)
+        version, _ = self._record(
+            folder,
+            parent=base,
+            author="hand-edit",
+            changelog=[f"hand edit of the published folder {path} (was version {base}): {what}"],
+            provenance=[],
+            run_id=None,
+        )
+        self._set_published(name, version.version, folder.digest, None)
+        return version
+
+    def sync_published(self, name: str) -> SkillVersion | None:
+        """Record a hand-edited published folder as a new version (author 'hand-edit').
+
+        Returns the new version, or None when the folder is absent or unchanged. Raises
+        InvalidInput/UnsafePath when the edited folder breaks the skill rules (e.g. holds a symlink).
+        """
+        check_skill_name(name)
+        with self._skill_lock(name):
+            return self._sync_locked(name)
+
+    def _publish_recorded(self, version: SkillVersion, *, force: bool = False) -> None:
+        """Publish a version just recorded, turning a refusal into 'recorded but not published'."""
+        try:
+            self._publish_locked(version.name, version.version, force=force)
+        except Conflict as e:
+            raise Conflict(
+                f"version {version.version} of {version.name!r} was recorded but not published: {e}"
+            ) from None
+
+    def _publish_locked(self, name: str, version: int | None, *, force: bool) -> Path:
+        path = self.published_path(name)
+        self.get_version(name, version)
+        try:
+            self._sync_locked(name)
+        except InvalidInput as e:
+            if not force:
+                raise Conflict(
+                    f"the published folder {path} was changed by hand and cannot be recorded ({e}); "
+                    "fix or move it away, or publish with --force to replace it"
+                ) from None
+        target = self.get_version(name, version)
+        published = self._published_row(name)
+        present = path.exists()
+        if published is not None and present and published["version"] == target.version:
+            return path
+        if (
+            published is not None
+            and present
+            and not force
+            and not self._descends(name, target.version, published["version"])
+        ):
+            pub = self.get_version(name, published["version"])
+            if pub.author == "hand-edit":
+                reason = (
+                    f"the published folder {path} was edited by hand; that edit is now version {pub.version}, "
+                    f"which version {target.version} does not include"
+                )
+            else:
+                reason = (
+                    f"version {target.version} does not descend from the published version {pub.version}, "
+                    "so publishing it would drop changes"
+                )
+            raise Conflict(
+                f"{reason}. Compare with `trace2skill skills diff {name} {pub.version} {target.version}`; "
+                f"then publish with --force to replace it, or `trace2skill skills rollback {name} {target.version}`"
+            )
+        link_target = publish_symlinked(
+            self.skills_dir,
+            self.load(name, target.version),
+            target.version,
+            keep_previous=self.keep_previous,
+            fsync=self.fsync,
+        )
+        self._set_published(name, target.version, target.digest, link_target)
+        return path
+
+    def publish(self, name: str, version: int | None = None, *, force: bool = False) -> Path:
+        """Publish a version (default: the head) atomically at `<skills_dir>/<name>`; returns that path.
+
+        A hand edit found there is recorded first; Conflict when the version does not include it.
+        """
+        check_skill_name(name)
+        with self._skill_lock(name):
+            return self._publish_locked(name, version, force=force)
+
+    def export(
+        self, name: str, dest_folder: str | os.PathLike[str], version: int | None = None, *, force: bool = False
+    ) -> Path:
+        """Write a version as a plain folder `dest_folder/<name>` (e.g. ~/.claude/skills), atomically.
+
+        An existing folder there is replaced only when it holds a version of this skill (an earlier
+        export); anything else raises Conflict unless `force`, so a hand edit is never lost.
+        """
+        check_skill_name(name)
+        v = self.get_version(name, version)
+        skill = self.load(name, v.version)
+        dest = Path(dest_folder).expanduser() / name
+        if os.path.lexists(dest):
+            try:
+                existing: Skill | None = read_skill_dir(dest, name=name)
+                problem = ""
+            except InvalidInput as e:
+                existing, problem = None, str(e)
+            if existing is not None and existing.digest == skill.digest:
+                return dest
+            if not force:
+                if existing is None:
+                    raise Conflict(
+                        f"{dest} exists and is not a readable skill folder ({problem}); move it away or use --force"
+                    )
+                known = {r["digest"] for r in self._rows("SELECT digest FROM skill_versions WHERE skill = ?", [name])}
+                if existing.digest not in known:
+                    raise Conflict(
+                        f"{dest} holds content that is not a version of {name!r} (edited by hand?); keep it with "
+                        f"`trace2skill skills import {dest}` first, or use --force to replace it"
+                    )
+        install_dir(dest, skill, fsync=self.fsync)
+        return dest

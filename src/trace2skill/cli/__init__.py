@@ -3,3 +3,4 @@
 from trace2skill.cli.main import cli, pass_state
 
 __all__ = ["cli", "pass_state"]
+from trace2skill.cli import models  # noqa: E402,F401

@@ -65,12 +65,8 @@ class ChatRequest(BaseModel):
     max_tokens: int = 4096
     temperature: float | None = None
     cache_system: bool = True
-    purpose: str = Field(
-        default="", description="What the call is for, for the call log: 'analyst', 'merge'..."
-    )
-    run_id: str | None = Field(
-        default=None, description="Evolution run the call belongs to, for the call log"
-    )
+    purpose: str = Field(default="", description="What the call is for, for the call log: 'analyst', 'merge'...")
+    run_id: str | None = Field(default=None, description="Evolution run the call belongs to, for the call log")
 
 
 class Usage(BaseModel):

@@ -1,0 +1,71 @@
+"""The call log: one record per LLM call, written in batches to a sink such as `TraceStore.log_calls`.
+
+Batching keeps logging off the hot path: the sink (one SQLite transaction) runs once per
+`flush_every` records and at `flush()`/`aclose()`, not once per call. Records are plain dicts with
+exactly `CALL_LOG_KEYS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["CALL_LOG_KEYS", "CallLogBuffer", "CallLogSink"]
+
+log = logging.getLogger(__name__)
+
+CALL_LOG_KEYS = (
+    "run_id",
+    "purpose",
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "latency_s",
+    "outcome",
+    "error",
+    "request_hash",
+    "created_at",
+)
+
+CallLogSink = Callable[[list[dict[str, Any]]], Any]
+
+
+class CallLogBuffer:
+    """Collects records and hands them to the sink in batches. A failing sink keeps its records for the next flush."""
+
+    def __init__(self, sink: CallLogSink, flush_every: int = 64) -> None:
+        self.sink = sink
+        self.flush_every = max(1, flush_every)
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def add(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending.append(record)
+            full = len(self._pending) >= self.flush_every
+        if full:
+            self.flush(raise_errors=False)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self, *, raise_errors: bool = True) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self.sink(batch)
+        except Exception:
+            with self._lock:
+                self._pending[:0] = batch
+            if raise_errors:
+                raise
+            log.warning("call log sink failed; keeping %d records for the next flush", len(batch), exc_info=True)

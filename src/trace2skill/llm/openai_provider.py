@@ -1,0 +1,248 @@
+"""OpenAI Chat Completions, and every compatible endpoint (vLLM, Ollama, llama.cpp server, LM Studio).
+
+Structured output asks for a strict `json_schema` response format where the schema allows it. An
+endpoint that rejects `json_schema` gets `json_object` plus the schema in the prompt, and one that
+rejects that too gets the prompt alone; the provider remembers the endpoint's answer so it pays for
+the rejection once. OpenAI caches stable prompt prefixes itself: the system prompt goes first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx2
+import openai
+
+from trace2skill.errors import ProviderError
+from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify
+from trace2skill.llm.structured import answer_tool_name, strict_schema
+from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
+
+__all__ = ["OpenAIProvider"]
+
+FORMAT_MODES = ("json_schema", "json_object", "prompt")
+
+
+class OpenAIProvider(Provider):
+    name = "openai"
+    default_concurrency = 16
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        stream: bool = False,
+        max_connections: int = 256,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.stream = stream
+        self.timeout = timeout
+        self.max_connections = max_connections
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key and base_url is None and not os.environ.get("OPENAI_BASE_URL"):
+            raise ProviderError(
+                "OPENAI_API_KEY is not set: export it, or choose another model (anthropic:..., local:...)"
+            )
+        self._api_key = key or "not-needed"
+        # The official API wants max_completion_tokens; compatible servers widely accept only max_tokens.
+        self._max_tokens_key = (
+            "max_tokens" if (base_url or os.environ.get("OPENAI_BASE_URL")) else "max_completion_tokens"
+        )
+        self.format_mode = "json_schema"
+        self._client = LoopBound()
+        self._schema_cache: dict[str, tuple[dict[str, Any], bool]] = {}
+
+    @property
+    def identity(self) -> str:
+        return f"openai:{self.model}@{self.base_url or 'default'}"
+
+    def client(self) -> openai.AsyncOpenAI:
+        return self._client.get(self._make_client)
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        http = httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections),
+            timeout=httpx2.Timeout(self.timeout, connect=10.0),
+        )
+        return openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout, http_client=http
+        )
+
+    def params(self, request: ChatRequest, mode: str | None = None) -> dict[str, Any]:
+        """The Chat Completions body for a request, with structured output in the given mode."""
+        mode = mode or self.format_mode
+        messages: list[dict[str, Any]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        schema = request.response_schema
+        if schema is not None and mode != "json_schema":
+            instruction = (
+                "Reply with only a JSON object (no prose, no code fence) that matches this JSON schema:\n"
+                + json.dumps(schema)
+            )
+            messages.append({"role": "system", "content": instruction})
+        messages.extend(to_messages(request.messages))
+        params: dict[str, Any] = {
+            "model": request.model or self.model,
+            "messages": messages,
+            self._max_tokens_key: request.max_tokens,
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
+                }
+                for t in request.tools
+            ]
+            choice = request.tool_choice
+            if choice in ("required", "none", "auto"):
+                params["tool_choice"] = choice
+            elif choice:
+                params["tool_choice"] = {"type": "function", "function": {"name": choice}}
+        if schema is not None:
+            if mode == "json_schema":
+                body, strict = self._strict(schema)
+                params["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": answer_tool_name(request.response_schema_name),
+                        "schema": body,
+                        "strict": strict,
+                    },
+                }
+            elif mode == "json_object":
+                params["response_format"] = {"type": "json_object"}
+        if self.stream:
+            params["stream_options"] = {"include_usage": True}
+        return params
+
+    def _strict(self, schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        key = json.dumps(schema, sort_keys=True)
+        found = self._schema_cache.get(key)
+        if found is None:
+            strict = strict_schema(schema)
+            found = (strict, True) if strict is not None else (schema, False)
+            self._schema_cache[key] = found
+        return found
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        while True:
+            mode = self.format_mode
+            try:
+                return await self._once(request, mode)
+            except openai.BadRequestError as e:
+                if request.response_schema is None or not _rejects_format(e) or mode == FORMAT_MODES[-1]:
+                    raise ProviderError(f"HTTP {e.status_code}: {_error_text(e)}") from e
+                # The endpoint does not do this response format: remember, and step down once.
+                if self.format_mode == mode:
+                    self.format_mode = FORMAT_MODES[FORMAT_MODES.index(mode) + 1]
+
+    async def _once(self, request: ChatRequest, mode: str) -> ChatResponse:
+        params = self.params(request, mode)
+        client = self.client()
+        try:
+            if self.stream:
+                async with client.chat.completions.stream(**params) as events:
+                    completion = await events.get_final_completion()
+            else:
+                completion = await client.chat.completions.create(**params)
+        except openai.BadRequestError:
+            raise
+        except openai.APIStatusError as e:
+            raise classify(e.status_code, e.response.headers, _error_text(e)) from e
+        except openai.APITimeoutError as e:
+            raise RetryableError(f"openai request timed out after {self.timeout:g}s") from e
+        except openai.APIConnectionError as e:
+            raise RetryableError(f"openai connection failed: {e.__cause__ or e}") from e
+        except (ValueError, openai.OpenAIError) as e:
+            raise RetryableError(f"openai returned an unreadable response: {e}") from e
+        return self.to_response(completion)
+
+    def to_response(self, completion: Any) -> ChatResponse:
+        if not completion.choices:
+            raise RetryableError("openai returned no choices")
+        choice = completion.choices[0]
+        message = choice.message
+        calls = []
+        for call in message.tool_calls or []:
+            raw = call.function.arguments or ""
+            try:
+                args: dict[str, Any] | str = json.loads(raw) if raw else {}
+            except ValueError:
+                args = raw
+            calls.append(ToolCall(id=call.id, name=call.function.name, arguments=args))
+        usage = Usage()
+        u = completion.usage
+        if u is not None:
+            details = u.prompt_tokens_details
+            usage = Usage(
+                input_tokens=u.prompt_tokens or 0,
+                output_tokens=u.completion_tokens or 0,
+                cached_tokens=(details.cached_tokens or 0) if details else 0,
+                cache_write_tokens=(getattr(details, "cache_write_tokens", None) or 0) if details else 0,
+            )
+        return ChatResponse(
+            text=message.content or "",
+            tool_calls=calls,
+            usage=usage,
+            model=completion.model or self.model,
+            provider=self.name,
+            stop_reason=choice.finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        client = self._client.peek()
+        self._client.clear()
+        if client is not None:
+            await client.close()
+
+
+def _error_text(e: Any) -> str:
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return str(getattr(e, "message", None) or e)
+
+
+def _rejects_format(e: openai.BadRequestError) -> bool:
+    text = _error_text(e).lower()
+    return "response_format" in text or "json_schema" in text or "json_object" in text
+
+
+def to_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "tool":
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content})
+        elif m.role == "assistant" and m.tool_calls:
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": m.content or None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {
+                                "name": c.name,
+                                "arguments": c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments),
+                            },
+                        }
+                        for c in m.tool_calls
+                    ],
+                }
+            )
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return out

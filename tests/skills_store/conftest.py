@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -8,20 +7,9 @@ import pytest
 import sqlite_utils
 
 from trace2skill.skills_store import SkillStore
+from trace2skill.store import open_database
 
 SkillFiles = dict[str, str | bytes]
-
-
-def open_db(path: Path) -> sqlite_utils.Database:
-    """The project's database opener when it exists, else the same settings by hand."""
-    try:
-        from trace2skill.store import open_database
-    except ImportError:
-        conn = sqlite3.connect(path, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        return sqlite_utils.Database(conn)
-    return open_database(path)
 
 
 DESCRIPTION = "Fills PDF forms. Use when the user asks to fill a PDF."
@@ -48,7 +36,7 @@ def write_tree(root: Path, files: SkillFiles) -> Path:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    database = open_db(tmp_path / "trace2skill.db")
+    database = open_database(tmp_path / "trace2skill.db")
     yield database
     database.close()
 

@@ -13,6 +13,7 @@ import sqlite_utils
 from trace2skill.errors import Conflict, InvalidInput, NotFound
 from trace2skill.skills_store import SkillStore, read_skill_dir
 from trace2skill.skills_store.publish import VERSIONS_DIR
+from trace2skill.store import open_database
 
 from .conftest import skill_md
 
@@ -340,15 +341,13 @@ def test_export_over_a_symlink_replaces_the_link_not_its_target(
 
 
 IMPORTER = r"""
-import sqlite3, sys
+import sys
 from pathlib import Path
-import sqlite_utils
 from trace2skill.skills_store import SkillStore
+from trace2skill.store import open_database
 
 db_path, skills_dir, src, tag = sys.argv[1:5]
-conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
-conn.execute("PRAGMA journal_mode=WAL")
-store = SkillStore(sqlite_utils.Database(conn), skills_dir, fsync=False)
+store = SkillStore(open_database(db_path), skills_dir, fsync=False)
 folder = Path(src) / tag / "pdf"
 folder.mkdir(parents=True)
 for i in range(10):
@@ -357,15 +356,15 @@ for i in range(10):
 """
 
 
-def test_two_processes_importing_at_once_get_contiguous_versions_and_the_last_one_published(
-    store: SkillStore, tmp_path: Path
-) -> None:
-    db_path = tmp_path / "trace2skill.db"
+def test_two_processes_importing_at_once_get_contiguous_versions_and_the_last_one_published(tmp_path: Path) -> None:
+    db_path, skills_dir = tmp_path / "shared.db", tmp_path / "skills"
+    open_database(db_path).close()  # WAL set up once; the skill tables are created by the racing processes
     procs = [
-        subprocess.Popen([sys.executable, "-c", IMPORTER, str(db_path), str(store.skills_dir), str(tmp_path), tag])
+        subprocess.Popen([sys.executable, "-c", IMPORTER, str(db_path), str(skills_dir), str(tmp_path), tag])
         for tag in ("a", "b")
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    store = SkillStore(open_database(db_path), skills_dir)
     history = store.history("pdf")
     assert [v.version for v in history] == list(range(1, 21))
     assert [v.parent for v in history] == [None, *range(1, 20)]

@@ -36,6 +36,7 @@ from trace2skill.skills_store.paths import check_skill_files, check_skill_name, 
 from trace2skill.skills_store.publish import VERSIONS_DIR, file_lock, install_dir, publish_symlinked
 from trace2skill.skills_store.reader import read_skill_dir
 from trace2skill.skills_store.schema import MIGRATIONS
+from trace2skill.store import apply_migrations, connection_lock, write_transaction
 
 __all__ = ["ProvenanceEntry", "SkillFileInfo", "SkillStore", "SkillSummary", "SkillVersion"]
 
@@ -175,25 +176,9 @@ class SkillStore:
         self._mutex = threading.RLock()
         self._lock_depth: dict[str, int] = {}
         self._lock_stack: dict[str, contextlib.ExitStack] = {}
-        MIGRATIONS.apply(db)
+        apply_migrations(db, MIGRATIONS)
 
     # --- plumbing ---------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        """A write transaction that takes the database lock up front, so version numbers never race."""
-        conn = self.db.conn
-        if conn.in_transaction:
-            with self.db.atomic():
-                yield
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _skill_lock(self, name: str) -> Iterator[None]:
@@ -214,9 +199,11 @@ class SkillStore:
                     self._lock_stack.pop(name).close()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.db.execute(sql, list(params))
-        columns = [c[0] for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        """Run a query on the shared connection under its lock and return rows as dicts."""
+        with connection_lock(self.db):
+            cursor = self.db.execute(sql, list(params))
+            columns = [c[0] for c in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     @staticmethod
     def _version(row: dict[str, Any]) -> SkillVersion:
@@ -244,7 +231,7 @@ class SkillStore:
         return rows[0] if rows else None
 
     def _set_published(self, name: str, version: int, digest: str, target: str | None) -> None:
-        with self._write():
+        with write_transaction(self.db):
             self.db.execute(
                 """INSERT INTO skill_published (skill, version, digest, target, published_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (skill) DO UPDATE SET version = excluded.version, digest = excluded.digest,
@@ -278,7 +265,7 @@ class SkillStore:
     ) -> tuple[SkillVersion, bool]:
         """Store `skill` as the next version unless it equals the head or the parent it came from."""
         digest = skill.digest
-        with self._write():
+        with write_transaction(self.db):
             head = self._head_or_none(skill.name)
             if head is not None and head.digest == digest:
                 return head, False
@@ -381,12 +368,13 @@ class SkillStore:
     def load(self, name: str, version: int | None = None) -> Skill:
         """A version's full content; its digest is checked against the recorded one."""
         v = self.get_version(name, version)
-        rows = self.db.execute(
+        rows = self._rows(
             """SELECT f.path, f.executable, b.data FROM skill_files f JOIN skill_blobs b ON b.sha256 = f.sha256
             WHERE f.skill = ? AND f.version = ? ORDER BY f.path""",
             [name, v.version],
-        ).fetchall()
-        skill = Skill(name=name, files=tuple(SkillFile(path=p, data=bytes(d), executable=bool(x)) for p, x, d in rows))
+        )
+        files = tuple(SkillFile(path=r["path"], data=bytes(r["data"]), executable=bool(r["executable"])) for r in rows)
+        skill = Skill(name=name, files=files)
         if skill.digest != v.digest:
             raise Trace2SkillError(f"skill {name!r} version {v.version} is damaged in the database (digest mismatch)")
         return skill
@@ -396,14 +384,14 @@ class SkillStore:
         check_skill_name(name)
         rel = safe_relpath(path)
         v = self.get_version(name, version)
-        row = self.db.execute(
+        rows = self._rows(
             """SELECT b.data FROM skill_files f JOIN skill_blobs b ON b.sha256 = f.sha256
             WHERE f.skill = ? AND f.version = ? AND f.path = ?""",
             [name, v.version, rel],
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             raise NotFound(f"skill {name!r} version {v.version} has no file {rel!r}")
-        return bytes(row[0])
+        return bytes(rows[0]["data"])
 
     def diff(self, name: str, v1: int, v2: int) -> str:
         """Unified diff from version v1 to v2 (added, removed and binary files noted); '' if equal."""

@@ -85,8 +85,7 @@ class AnthropicProvider(Provider):
                 params["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
             else:
                 params["system"] = request.system
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
+        # No temperature: the Messages API of anthropic 2.x takes none (it stays part of the cache key).
         tools = [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in request.tools]
         choice = request.tool_choice
         if request.response_schema is not None:

@@ -77,8 +77,8 @@ def test_insert_anchor_in_the_wrong_section_falls_back_to_a_unique_match_in_the_
 
 
 def test_insert_with_only_a_section_goes_after_the_section_or_before_its_heading(skill: Skill) -> None:
-    r = run(skill, E("insert_after", target_section="## Reading", content="After reading."))
-    assert "Dates come back as datetime objects.\n\nAfter reading.\n\n## Writing" in md(r)
+    r = run(skill, E("insert_after", target_section="## Writing", content="After writing."))
+    assert "for charts.\n\nAfter writing.\n\n## Checks" in md(r)
     r = run(skill, E("insert_before", target_section="## Reading", content="Before reading."))
     assert "input workbook.\n\nBefore reading.\n\n## Reading" in md(r)
 
@@ -102,9 +102,21 @@ def test_an_anchor_inside_the_frontmatter_is_never_used_for_insertion(skill: Ski
 # --- append_to_section --------------------------------------------------------------------------
 
 
-def test_append_goes_after_subsections_before_the_next_equal_heading(skill: Skill) -> None:
+def test_append_goes_at_the_end_of_the_sections_own_text_before_its_subsections(skill: Skill) -> None:
     r = run(skill, E("append_to_section", target_section="## Reading", content="Check merged cells."))
-    assert "datetime objects.\n\nCheck merged cells.\n\n## Writing" in md(r)
+    assert "```\n\nCheck merged cells.\n\n### Dates" in md(r)
+    r = run(skill, E("insert_after", target_section="## Reading", content="- Check merged cells."))
+    assert "```\n\n- Check merged cells.\n\n### Dates" in md(r)
+
+
+def test_an_appended_subsection_goes_after_the_existing_subsections(skill: Skill) -> None:
+    r = run(skill, E("append_to_section", target_section="## Reading", content="### Times\n\nTimes too."))
+    assert "datetime objects.\n\n### Times\n\nTimes too.\n\n## Writing" in md(r)
+
+
+def test_append_without_subsections_goes_before_the_next_equal_heading(skill: Skill) -> None:
+    r = run(skill, E("append_to_section", target_section="## Writing", content="Check merged cells."))
+    assert "for charts.\n\nCheck merged cells.\n\n## Checks" in md(r)
 
 
 def test_two_appends_to_one_section_are_combined_in_patch_order(skill: Skill) -> None:
@@ -201,15 +213,28 @@ def test_edits_are_placed_on_the_original_text_whatever_their_order(skill: Skill
     forward, backward = run(skill, a, b, c), run(skill, c, b, a)
     assert md(forward) == md(backward)
     assert "Copy the input first." in md(forward)
-    assert "datetime objects.\n\n- Note hidden sheets.\n\n## Writing" in md(forward)
+    assert "```\n\n- Note hidden sheets.\n\n### Dates" in md(forward)
     assert "for charts.\n\n### Merged cells\n\nUnmerge first.\n\n## Checks" in md(forward)
 
 
 def test_insertions_at_one_point_follow_patch_order(skill: Skill) -> None:
-    b = E("append_to_section", target_section="## Reading", content="Appended.")
-    c = E("insert_before", target_text="## Writing", content="Inserted.")
-    assert "Appended.\n\nInserted.\n\n## Writing" in md(run(skill, b, c))
-    assert "Inserted.\n\nAppended.\n\n## Writing" in md(run(skill, c, b))
+    b = E("insert_before", target_text="## Checks", content="First.")
+    c = E("insert_before", target_text="## Checks", content="Second.")
+    assert "for charts.\n\nFirst.\n\nSecond.\n\n## Checks" in md(run(skill, b, c))
+    assert "for charts.\n\nSecond.\n\nFirst.\n\n## Checks" in md(run(skill, c, b))
+
+
+def test_at_one_point_appends_close_the_section_before_a_new_section_opens(skill: Skill) -> None:
+    new = E("add_section", after_section="## Writing", content="## Formulas\n\nPrefer SUM.")
+    inserted = E("insert_before", target_text="## Checks", content="Inserted before.")
+    appended = E("append_to_section", target_section="## Writing", content="Appended.")
+    r = run(skill, new, inserted, appended)
+    assert "for charts.\n\nAppended.\n\nInserted before.\n\n## Formulas\n\nPrefer SUM.\n\n## Checks" in md(r)
+
+
+def test_a_block_inserted_inside_a_code_fence_is_not_padded_with_blank_lines(skill: Skill) -> None:
+    r = run(skill, E("insert_after", target_text="wb = openpyxl.load_workbook(path)", content="ws = wb.active"))
+    assert "wb = openpyxl.load_workbook(path)\nws = wb.active\n```" in md(r)
 
 
 def test_apply_keeps_the_first_of_two_overlapping_edits(skill: Skill) -> None:

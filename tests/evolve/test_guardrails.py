@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pytest
@@ -20,7 +21,7 @@ from trace2skill.evolve.guardrails import (
     check_shapes,
     mentioned_paths,
 )
-from trace2skill.models import Edit, Patch, Skill
+from trace2skill.models import EDIT_OPS, Edit, Patch, Skill
 
 from .conftest import make_skill
 
@@ -331,3 +332,52 @@ def test_dropped_edits_come_back_in_patch_order(skill: Skill) -> None:
         E("add_section", content="no heading", id="3"),
     ]
     assert [d.edit.id for d in check_patch(skill, Patch(edits=edits)).dropped] == ["1", "2", "3"]
+
+
+# --- the contract with apply ----------------------------------------------------------------------
+
+
+def random_patch(rng: random.Random, skill: Skill) -> Patch:
+    """Edits built from real and corrupted pieces of the skill: anchors that match, miss or repeat."""
+    text = skill.skill_md
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    headings = [ln for ln in lines if ln.startswith("#")] + ["## Missing", "Reading", "dates"]
+    pieces = [*lines, "openpyxl", "values", "nowhere at all", "references/guide.md", "| 1 |"]
+    files = ["SKILL.md", "SKILL.md", "SKILL.md", "references/guide.md", "references/new.md", "scripts/recalc.py"]
+    contents = ["- A new rule.", "## New part\n\nText.", "See references/new.md.", "x", "", "### Deeper\n\ny"]
+    edits = []
+    for i in range(rng.randint(1, 8)):
+        op = rng.choice(EDIT_OPS)
+        piece = rng.choice(pieces)
+        edits.append(
+            Edit.model_construct(
+                file=rng.choice(files),
+                op=op,
+                target_section=rng.choice([None, rng.choice(headings)]),
+                target_text=rng.choice([None, piece, piece[: max(1, len(piece) // 2)]]),
+                old_text=rng.choice([None, piece]),
+                after_section=rng.choice([None, rng.choice(headings)]),
+                content=rng.choice([None, *contents]),
+                id=f"r.e{i}",
+                sources=[],
+                support=[f"t{j}" for j in range(rng.randint(0, 3))],
+            )
+        )
+    return Patch.model_construct(edits=edits, reasoning="", changelog=[], support=[])
+
+
+def test_whatever_check_patch_keeps_apply_patch_applies(skill: Skill) -> None:
+    rng = random.Random(7)
+    kept_total = 0
+    for _ in range(400):
+        patch = random_patch(rng, skill)
+        guarded = check_patch(skill, patch)
+        result = apply_patch(skill, guarded.patch)
+        assert result.dropped == [], [d.reason for d in result.dropped]
+        assert len(result.applied) == len(guarded.patch.edits)
+        assert len(guarded.patch.edits) + len(guarded.dropped) == len(patch.edits)
+        kept_total += len(guarded.patch.edits)
+        new = result.skill
+        for created in (e.file for e in result.applied if e.op == "create"):
+            assert created in new.skill_md
+    assert kept_total > 200

@@ -66,6 +66,13 @@ def test_a_section_runs_to_the_next_heading_of_equal_or_higher_level() -> None:
     assert DOC[by_title["Second"].start : by_title["Second"].end] == "# Second\ntail\n"
 
 
+def test_own_text_ends_at_the_first_subsection() -> None:
+    by_title = {s.title: s for s in parse_sections(DOC)}
+    assert DOC[by_title["Alpha"].body : by_title["Alpha"].own_end] == "alpha text\n"
+    assert by_title["Beta"].own_end == by_title["Beta"].end
+    assert DOC[by_title["Title"].body : by_title["Title"].own_end].startswith("\nintro\n")
+
+
 def test_section_body_starts_after_the_heading_line_and_lines_are_counted_from_the_file_start() -> None:
     beta = next(s for s in parse_sections(DOC) if s.title == "Beta")
     assert DOC[beta.body : beta.end] == "beta text\n"

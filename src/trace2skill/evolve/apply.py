@@ -13,17 +13,24 @@ Anchors by op (positions are offsets into the original text):
   (falling back to the whole body when the text is not in that section but is unique in the
   file). If the anchor ends a line (starts one, for `insert_before`) the content goes in as its
   own block on the next line (the line before); otherwise it is spliced inline, verbatim. With
-  only `target_section`: after the whole section (`insert_after`) or before its heading.
-- `append_to_section`: at the end of `target_section`, before the next heading of equal or
-  higher level (after its subsections).
+  only `target_section`: `insert_after` behaves as `append_to_section`, `insert_before` puts the
+  content before the section's heading.
+- `append_to_section`: at the end of `target_section`. Text goes at the end of the section's own
+  text, before its first subsection (after the subsections it would read as part of the last
+  one); content opening with a deeper heading goes after the subsections, before the next
+  heading of equal or higher level.
 - `replace_in_section`: `old_text` becomes `content` (empty content deletes it), inside
   `target_section` or the whole body; with no section, text only found in the YAML frontmatter
   is replaced there (how validation fixes edit `name:` / `description:`).
-- `add_section`: `content` (which starts with a heading) after the end of `after_section`, or at
-  the end of the file.
-- `delete_section`: the heading and everything under it.
+- `add_section`: `content` (which starts with a heading) after the end of `after_section`
+  (after its subsections), or at the end of the file.
+- `delete_section`: the heading and everything under it, subsections included.
 - `create` / `delete_file`: the whole file. `create` of an existing file is refused unless the
   content is identical (then it is a no-op).
+
+Several insertions at one point are applied together: appends (which close the section ending
+there) first, then text-anchored insertions, then new sections, each group in patch order.
+Inside a fenced code block an inserted block is added line by line, without blank-line padding.
 
 Text anchors match exactly first; failing that, the anchor with its outer whitespace stripped,
 then with any run of whitespace matching any run; each must still match exactly once in scope.
@@ -50,6 +57,7 @@ from trace2skill.evolve.sections import (
     body_start,
     fence_ranges,
     find_section,
+    heading_query,
     is_markdown_path,
     parse_sections,
 )
@@ -271,6 +279,19 @@ def _find_anchor_text(
         raise
 
 
+def _section_end_for(sec: Section, content: str) -> int:
+    """Where content appended to a section goes.
+
+    Text and list items go at the end of the section's own text, before its first subsection
+    (after the subsections they would read as part of the last one); content that opens with a
+    heading deeper than the section goes after the subsections, as its last subsection.
+    """
+    level, _ = heading_query(content.strip().split("\n", 1)[0])
+    if level is not None and level > sec.level:
+        return sec.end
+    return sec.own_end
+
+
 def locate_edit(text: str, edit: Edit) -> Location:
     """Resolve an edit's anchors on the original text of its file.
 
@@ -299,7 +320,7 @@ def locate_edit(text: str, edit: Edit) -> Location:
             return Location(Span(a, a), "inline", Span(a, b))
         if _given(edit.target_section):
             sec = _section(sections, edit.target_section or "", markdown, op)
-            point = sec.end if op == "insert_after" else sec.start
+            point = _section_end_for(sec, edit.content or "") if op == "insert_after" else sec.start
             return Location(Span(point, point), "block", Span(sec.start, sec.body))
         raise InvalidEdit(f"{op} needs target_text or target_section")
 
@@ -309,7 +330,8 @@ def locate_edit(text: str, edit: Edit) -> Location:
         if not _given(edit.target_section):
             raise InvalidEdit("append_to_section needs target_section")
         sec = _section(sections, edit.target_section or "", markdown, op)
-        return Location(Span(sec.end, sec.end), "block", Span(sec.start, sec.body))
+        point = _section_end_for(sec, edit.content or "")
+        return Location(Span(point, point), "block", Span(sec.start, sec.body))
 
     if op == "replace_in_section":
         if edit.old_text is None or edit.old_text == "":
@@ -472,11 +494,20 @@ def _in_fence(pos: int, fences: list[tuple[int, int]]) -> bool:
     return any(a < pos < b for a, b in fences)
 
 
+def _rank(edit: Edit) -> int:
+    """Order of insertions at one point: what closes the section ending there (appends) first,
+    then text-anchored insertions, then a new section starting there."""
+    if edit.op == "append_to_section" or (edit.op == "insert_after" and not _given(edit.target_text)):
+        return 0
+    return 2 if edit.op == "add_section" else 1
+
+
 def _render(text: str, placed: list[tuple[Location, Edit]], markdown: bool) -> str:
     """Apply non-conflicting located edits to `text` in one sweep over the original."""
     fences = fence_ranges(text) if markdown else []
     order = sorted(
-        range(len(placed)), key=lambda i: (placed[i][0].span.start, 0 if placed[i][0].span.is_point else 1, i)
+        range(len(placed)),
+        key=lambda i: (placed[i][0].span.start, 0 if placed[i][0].span.is_point else 1, _rank(placed[i][1]), i),
     )
     r = _Renderer()
     cursor = 0
@@ -484,7 +515,9 @@ def _render(text: str, placed: list[tuple[Location, Edit]], markdown: bool) -> s
         loc, edit = placed[i]
         r.put(text[cursor : loc.span.start])
         content = edit.content or ""
-        if loc.mode == "block":
+        if loc.mode == "block" and _in_fence(loc.span.start, fences):
+            r.put(_as_block(content) + "\n", tidy=False)
+        elif loc.mode == "block":
             r.block(content)
         elif loc.mode == "inline":
             r.put(content, tidy=False)

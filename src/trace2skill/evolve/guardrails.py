@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from trace2skill.errors import InvalidInput
 from trace2skill.evolve.apply import (
@@ -361,14 +362,28 @@ def check_overlaps(skill: Skill, edits: Sequence[Edit]) -> RuleResult:
 # --- 7. create/link pairing -----------------------------------------------------------------------
 
 
-def _mention_pattern(allowed_dirs: Iterable[str]) -> re.Pattern[str]:
+_PATH_CHAR = re.compile(r"[\w./-]")
+
+
+@lru_cache(maxsize=8)
+def _mention_pattern(allowed_dirs: tuple[str, ...]) -> re.Pattern[str]:
     dirs = "|".join(re.escape(d) for d in allowed_dirs if d)
-    return re.compile(rf"(?<![\w./-])(?:\./)?((?:{dirs})/[\w./-]*[\w-])")
+    return re.compile(rf"(?:{dirs})/[\w./-]*[\w-]")
 
 
 def mentioned_paths(text: str, allowed_dirs: Iterable[str] = DEFAULT_ALLOWED_DIRS) -> set[str]:
-    """Skill-root paths a Markdown text points at: links `[x](references/a.md)` or plain mentions."""
-    return set(_mention_pattern(allowed_dirs).findall(text))
+    """Skill-root paths a Markdown text points at: links `[x](references/a.md)` or plain mentions.
+
+    A path counts when it starts a word or follows './' ('lib/references/a.md' is another path).
+    """
+    found: set[str] = set()
+    for m in _mention_pattern(tuple(allowed_dirs)).finditer(text):
+        start = m.start()
+        if start >= 2 and text[start - 2 : start] == "./":
+            start -= 2
+        if start == 0 or not _PATH_CHAR.match(text[start - 1]):
+            found.add(m.group())
+    return found
 
 
 def _exists(path: str, files: set[str]) -> bool:
@@ -395,12 +410,11 @@ def check_pairing(
     unlinking, so they keep their partners alive until the final check.
     """
     dirs = tuple(allowed_dirs)
-    pattern = _mention_pattern(dirs)
     s0_files = {f.path for f in skill.files}
     pending_links: set[str] = set()
     for edit in pending:
         if edit.file == "SKILL.md":
-            pending_links |= set(pattern.findall(edit.content or ""))
+            pending_links |= set(mentioned_paths(edit.content or "", dirs))
     pending_unlinks = any(e.file == "SKILL.md" and e.op in ("replace_in_section", "delete_section") for e in pending)
     kept = list(edits)
     dropped: list[DroppedEdit] = []
@@ -409,7 +423,7 @@ def check_pairing(
         deleted = {e.file for e in kept if e.op == "delete_file"}
         files = (s0_files | created) - deleted
         skill_md = apply_patch(skill, Patch(edits=[e for e in kept if e.file == "SKILL.md"])).skill.skill_md
-        linked = set(pattern.findall(skill_md))
+        linked = mentioned_paths(skill_md, dirs)
         victims: dict[int, str] = {}
         for i, edit in enumerate(kept):
             if edit.op == "create":
@@ -419,7 +433,7 @@ def check_pairing(
                 if edit.file in linked and not pending_unlinks:
                     victims[i] = f"orphan delete: SKILL.md still links to {edit.file!r}"
             elif is_markdown_path(edit.file):
-                missing = sorted(p for p in pattern.findall(edit.content or "") if not _exists(p, files))
+                missing = sorted(p for p in mentioned_paths(edit.content or "", dirs) if not _exists(p, files))
                 if missing:
                     victims[i] = f"orphan link: {', '.join(map(repr, missing))} neither exists nor is created"
         if not victims:

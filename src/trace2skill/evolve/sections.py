@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "AnchorAmbiguous",
@@ -56,7 +57,8 @@ class Section:
 
     `start` is the first character of the heading line, `body` the first character after the
     heading line's newline, `end` the first character of the next heading of equal or higher
-    level (or the end of the text). `line` is the 1-based line number of the heading.
+    level (or the end of the text). `own_end` is where the section's own text ends: its first
+    subsection's heading, or `end` when it has none. `line` is the 1-based line number of the heading.
     """
 
     level: int
@@ -65,6 +67,11 @@ class Section:
     body: int
     end: int
     line: int
+    own_end: int = -1
+
+    def __post_init__(self) -> None:
+        if self.own_end < 0:
+            object.__setattr__(self, "own_end", self.end)
 
     @property
     def heading(self) -> str:
@@ -122,8 +129,12 @@ def _closes(line: str, char: str, length: int) -> bool:
     return indent <= 3 and len(stripped) >= length and set(stripped) == {char}
 
 
-def _scan(text: str) -> tuple[list[tuple[int, str, int, int, int]], list[tuple[int, int]]]:
-    """One pass over the body: ATX headings (level, title, start, body, line) and fence ranges."""
+@lru_cache(maxsize=64)
+def _scan(text: str) -> tuple[tuple[tuple[int, str, int, int, int], ...], tuple[tuple[int, int], ...]]:
+    """One pass over the body: ATX headings (level, title, start, body, line) and fence ranges.
+
+    Cached by text: the guardrails and apply locate many edits on the same frozen S0.
+    """
     heads: list[tuple[int, str, int, int, int]] = []
     fences: list[tuple[int, int]] = []
     fm_end = frontmatter_end(text)
@@ -146,16 +157,21 @@ def _scan(text: str) -> tuple[list[tuple[int, str, int, int, int]], list[tuple[i
         line_no += 1
     if fence is not None:
         fences.append((fence[2], len(text)))
-    return heads, fences
+    return tuple(heads), tuple(fences)
 
 
 def fence_ranges(text: str) -> list[tuple[int, int]]:
     """Character ranges of fenced code blocks in the body (an unclosed fence runs to the end)."""
-    return _scan(text)[1]
+    return list(_scan(text)[1])
 
 
 def parse_sections(text: str) -> list[Section]:
     """Every ATX heading of the body as a Section, in document order."""
+    return list(_sections(text))
+
+
+@lru_cache(maxsize=64)
+def _sections(text: str) -> tuple[Section, ...]:
     heads = _scan(text)[0]
     sections = []
     for i, (level, title, start, body, line) in enumerate(heads):
@@ -164,8 +180,9 @@ def parse_sections(text: str) -> list[Section]:
             if later[0] <= level:
                 end = later[2]
                 break
-        sections.append(Section(level=level, title=title, start=start, body=body, end=end, line=line))
-    return sections
+        own_end = heads[i + 1][2] if i + 1 < len(heads) and heads[i + 1][2] < end else end
+        sections.append(Section(level=level, title=title, start=start, body=body, end=end, line=line, own_end=own_end))
+    return tuple(sections)
 
 
 def normalise_heading(title: str) -> str:

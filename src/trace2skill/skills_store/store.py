@@ -430,7 +430,7 @@ class SkillStore:
             raise InvalidInput(f"{path}: no SKILL.md at the top of the folder; that is what makes it a skill")
         check_skill_files(skill)
         author = _check_author(author)
-        entries = _check_changelog(changelog) or [f"imported from {Path(path).expanduser()}"]
+        entries = _check_changelog(changelog) or [f"imported from {Path(path).expanduser().resolve()}"]
         with self._skill_lock(skill.name):
             if publish:
                 self._sync_tolerant(skill.name)

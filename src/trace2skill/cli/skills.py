@@ -1,0 +1,312 @@
+"""`trace2skill skills ...`: import, list, show, history, diff, rollback, publish, export, validate.
+
+A thin shell over `trace2skill.skills_store`: each command calls one library method and prints the
+result for people (rich tables) or, with `--json`, for programs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from trace2skill.cli.main import cli, pass_state
+from trace2skill.errors import InvalidInput, NotFound
+from trace2skill.skills_store import SkillStore, SkillVersion, ValidationReport, read_skill_dir, validate_skill
+
+__all__ = ["skills"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def _console() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _store(state: Any) -> SkillStore:
+    return state.workspace.skills
+
+
+def _version_json(v: SkillVersion) -> dict[str, Any]:
+    return v.model_dump(mode="json")
+
+
+def _when(v: SkillVersion) -> str:
+    return v.created_at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _print_report(report: ValidationReport) -> None:
+    for error in report.errors:
+        click.echo(f"validation error: {error}", err=True)
+    for warning in report.warnings:
+        click.echo(f"validation warning: {warning}", err=True)
+
+
+@cli.group()
+def skills() -> None:
+    """Versioned skills: import, inspect, diff, roll back, publish and export."""
+
+
+@skills.command("import")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--name", help="Skill name (default: SKILL.md's name, else the folder's name).")
+@click.option("-m", "--message", multiple=True, help="Changelog line for the new version (repeatable).")
+@click.option("--no-publish", is_flag=True, help="Record the version without publishing it.")
+@json_option
+@pass_state
+def import_(
+    state: Any, folder: Path, name: str | None, message: tuple[str, ...], no_publish: bool, as_json: bool
+) -> None:
+    """Import a skill folder; records a new version only when its content changed."""
+    store = _store(state)
+    version, created = store.import_dir(folder, name=name, changelog=list(message) or None, publish=not no_publish)
+    report = validate_skill(store.load(version.name, version.version))
+    published = store.published_version(version.name)
+    if as_json:
+        _echo_json(
+            {
+                "created": created,
+                "version": _version_json(version),
+                "published_version": published,
+                "published_path": str(store.published_path(version.name)) if published else None,
+                "validation": report.model_dump(),
+            }
+        )
+    else:
+        if created:
+            where = f", published to {store.published_path(version.name)}" if published == version.version else ""
+            click.echo(f"Imported {version.name} as version {version.version}{where}.")
+        else:
+            click.echo(f"{version.name} is unchanged: still version {version.version}.")
+    _print_report(report)
+
+
+@skills.command("list")
+@json_option
+@pass_state
+def list_(state: Any, as_json: bool) -> None:
+    """List skills with their latest and published versions."""
+    summaries = _store(state).list()
+    if as_json:
+        _echo_json([s.model_dump(mode="json") for s in summaries])
+        return
+    if not summaries:
+        click.echo("No skills yet: add one with `trace2skill skills import DIR`.")
+        return
+    table = Table("name", "version", "published", "versions", "updated", "description")
+    for s in summaries:
+        description = (s.description or "")[:70] + ("..." if s.description and len(s.description) > 70 else "")
+        table.add_row(
+            s.name,
+            str(s.head),
+            str(s.published_version or "-"),
+            str(s.versions),
+            s.updated_at.strftime("%Y-%m-%d %H:%M"),
+            description,
+        )
+    _console().print(table)
+
+
+def _show_file(store: SkillStore, name: str, path: str, version: int | None, as_json: bool) -> None:
+    data = store.read_file(name, path, version)
+    if not as_json:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        payload: dict[str, Any] = {"text": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        payload = {"base64": base64.b64encode(data).decode("ascii")}
+    _echo_json({"name": name, "version": store.get_version(name, version).version, "path": path, **payload})
+
+
+def _show_provenance(v: SkillVersion) -> None:
+    if not v.provenance:
+        click.echo(f"{v.name} version {v.version} has no provenance (author {v.author}).")
+        return
+    click.echo(f"{v.name} version {v.version}: {len(v.provenance)} edit(s) by {v.author}")
+    for entry in v.provenance:
+        edit_id = entry.get("edit_id") or "-"
+        click.echo(f"  {edit_id}  {entry.get('op') or '?'} {entry.get('file') or '?'}: {entry.get('summary') or ''}")
+        support = entry.get("support") or []
+        click.echo(f"      supported by {len(support)} trajectories: {', '.join(support) if support else '(none)'}")
+
+
+@skills.command("show")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="Version number (default: latest).")
+@click.option("--provenance", is_flag=True, help="List each edit of the version with its supporting trajectories.")
+@click.option("--file", "file_path", help="Print one file of the skill (raw bytes; --json gives text or base64).")
+@json_option
+@pass_state
+def show(state: Any, name: str, version: int | None, provenance: bool, file_path: str | None, as_json: bool) -> None:
+    """Show a version: metadata, changelog, files and SKILL.md."""
+    store = _store(state)
+    if file_path is not None:
+        _show_file(store, name, file_path, version, as_json)
+        return
+    v = store.get_version(name, version)
+    if as_json:
+        files = [f.model_dump() for f in store.list_files(name, v.version)]
+        payload = {"version": _version_json(v), "published_version": store.published_version(name), "files": files}
+        if not provenance:
+            payload["skill_md"] = store.read_file(name, "SKILL.md", v.version).decode("utf-8", "replace")
+        _echo_json(payload)
+        return
+    if provenance:
+        _show_provenance(v)
+        return
+    published = store.published_version(name)
+    click.echo(f"{v.name} version {v.version}{' (published)' if published == v.version else ''}")
+    click.echo(f"  digest   sha256:{v.digest}")
+    click.echo(f"  parent   {v.parent or '-'}")
+    click.echo(f"  author   {v.author}{f' (run {v.run_id})' if v.run_id else ''}")
+    click.echo(f"  created  {_when(v)}")
+    click.echo(f"  files    {v.file_count} ({v.total_bytes:,} bytes)")
+    for line in v.changelog:
+        click.echo(f"  - {line}")
+    click.echo("")
+    for f in store.list_files(name, v.version):
+        click.echo(f"  {'x' if f.executable else ' '} {f.size:>9,}  {f.path}")
+    click.echo("")
+    try:
+        click.echo(store.read_file(name, "SKILL.md", v.version).decode("utf-8", "replace"), nl=False)
+    except NotFound:
+        pass
+
+
+@skills.command("history")
+@click.argument("name")
+@json_option
+@pass_state
+def history(state: Any, name: str, as_json: bool) -> None:
+    """List every version of a skill, oldest first."""
+    store = _store(state)
+    versions = store.history(name)
+    published = store.published_version(name)
+    if as_json:
+        _echo_json([{**_version_json(v), "published": v.version == published} for v in versions])
+        return
+    click.echo(f"{'version':<9} {'created':<19}  {'author':<16} {'parent':>6}  {'digest':<12}  changelog")
+    for v in versions:
+        first = v.changelog[0] if v.changelog else ""
+        more = f" (+{len(v.changelog) - 1} more)" if len(v.changelog) > 1 else ""
+        number = f"{v.version}{' *' if v.version == published else ''}"
+        parent = str(v.parent or "-")
+        click.echo(f"{number:<9} {_when(v):<19}  {v.author:<16} {parent:>6}  {v.digest[:12]}  {first}{more}")
+    if published is not None:
+        click.echo(f"* published: version {published}")
+
+
+@skills.command("diff")
+@click.argument("name")
+@click.argument("v1", type=int)
+@click.argument("v2", type=int)
+@json_option
+@pass_state
+def diff(state: Any, name: str, v1: int, v2: int, as_json: bool) -> None:
+    """Unified diff from version V1 to version V2."""
+    out = _store(state).diff(name, v1, v2)
+    if as_json:
+        _echo_json({"name": name, "from": v1, "to": v2, "diff": out})
+    elif out:
+        click.echo(out, nl=False)
+    else:
+        click.echo(f"versions {v1} and {v2} of {name} have the same content", err=True)
+
+
+@skills.command("rollback")
+@click.argument("name")
+@click.argument("version", type=int)
+@json_option
+@pass_state
+def rollback(state: Any, name: str, version: int, as_json: bool) -> None:
+    """Publish the content of VERSION again, as a new version."""
+    store = _store(state)
+    before = store.head(name).version
+    new = store.rollback(name, version)
+    if as_json:
+        _echo_json({"created": new.version != before, "version": _version_json(new)})
+    elif new.version == before:
+        click.echo(f"{name} version {before} already has the content of version {version}; nothing to do.")
+    else:
+        click.echo(f"Rolled {name} back to the content of version {version}, published as version {new.version}.")
+
+
+@skills.command("publish")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="Version number (default: latest).")
+@click.option("--force", is_flag=True, help="Replace the published folder even if it holds changes this version lacks.")
+@json_option
+@pass_state
+def publish(state: Any, name: str, version: int | None, force: bool, as_json: bool) -> None:
+    """Publish a version to the skills folder (a hand edit found there is recorded first)."""
+    store = _store(state)
+    path = store.publish(name, version, force=force)
+    published = store.published_version(name)
+    if as_json:
+        _echo_json({"name": name, "published_version": published, "path": str(path)})
+    else:
+        click.echo(f"{name} version {published} is published at {path}.")
+
+
+@skills.command("sync")
+@click.argument("name")
+@json_option
+@pass_state
+def sync(state: Any, name: str, as_json: bool) -> None:
+    """Record a hand edit of the published folder as a new version."""
+    recorded = _store(state).sync_published(name)
+    if as_json:
+        _echo_json({"recorded": _version_json(recorded) if recorded else None})
+    elif recorded:
+        click.echo(f"Recorded the hand edit of {name} as version {recorded.version}.")
+    else:
+        click.echo(f"The published folder of {name} has no unrecorded changes.")
+
+
+@skills.command("export")
+@click.argument("name")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--version", "version", type=int, help="Version number (default: latest).")
+@click.option("--force", is_flag=True, help="Replace DEST/NAME even if it is not a version of this skill.")
+@json_option
+@pass_state
+def export(state: Any, name: str, dest: Path, version: int | None, force: bool, as_json: bool) -> None:
+    """Write a version to DEST/NAME, e.g. ~/.claude/skills or .agents/skills."""
+    store = _store(state)
+    v = store.get_version(name, version)
+    path = store.export(name, dest, v.version, force=force)
+    if as_json:
+        _echo_json({"name": name, "version": v.version, "digest": v.digest, "path": str(path)})
+    else:
+        click.echo(f"Exported {name} version {v.version} to {path}.")
+
+
+@skills.command("validate")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--name", help="Skill name to check against (default: the folder's name).")
+@json_option
+def validate(folder: Path, name: str | None, as_json: bool) -> None:
+    """Check a skill folder against the Agent Skills specification; exit 1 on errors."""
+    resolved = folder.expanduser().resolve()
+    skill = read_skill_dir(folder, name=name or resolved.name)
+    report = validate_skill(skill)
+    if as_json:
+        _echo_json({"folder": str(folder), **report.model_dump(), "ok": report.ok})
+    else:
+        click.echo(report.as_text())
+    if not report.ok:
+        n = len(report.errors)
+        raise InvalidInput(f"{folder}: {n} validation error{'s' if n != 1 else ''}")

@@ -490,6 +490,13 @@ class EvolutionConfig(BaseModel):
     max_analyst_turns: int = Field(default=8, ge=1, le=200)
     require_confirmed_fix: bool = True
     task_description: str | None = None
+    evaluator: str | None = Field(
+        default=None, description="Evaluator for trajectories with a reference and no `metadata.evaluator`."
+    )
+    strategy: Literal["parallel", "sequential"] = Field(
+        default="parallel", description="'sequential' is the baseline: update the skill after every batch."
+    )
+    batch_size: int = Field(default=1, ge=1, le=1024, description="Trajectories per update (sequential only).")
 
 
 class EvolutionReport(BaseModel):
@@ -516,3 +523,9 @@ class EvolutionReport(BaseModel):
     cost_usd: float = 0.0
     seconds: float = 0.0
     error: str | None = None
+    lessons: int = 0
+    resumed: bool = False
+    stages: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per stage: seconds, calls, tokens, cost, sequential call rounds."
+    )
+    notes: list[str] = Field(default_factory=list)

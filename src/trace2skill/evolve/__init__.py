@@ -1,0 +1,149 @@
+"""The evolution engine (Trace2Skill): trajectories in, a new skill version with provenance out.
+
+    from trace2skill.evolve import evolve, estimate
+    report = evolve(EvolutionConfig(skill="xlsx", model="anthropic:claude-sonnet-4-5", budget_usd=2.0))
+    print(report.status, report.new_version, report.cost_usd)
+
+`evolve_async` is the same for callers already on an event loop (the MCP server). A run that fails
+part-way keeps its saved work: `resume(run_id)` (or running `evolve` again with the same settings)
+continues it. `estimate` is the dry run. Progress arrives through the `progress` callback as
+`ProgressEvent(stage, done, total, message)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from trace2skill.errors import InvalidInput, NotFound
+from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM
+from trace2skill.evolve.estimate import Estimate, estimate_run
+from trace2skill.evolve.evaluator import (
+    Candidate,
+    Evaluation,
+    Evaluator,
+    ExactMatch,
+    get_evaluator,
+    register_evaluator,
+    resolver_for,
+)
+from trace2skill.evolve.pipeline import prepare_run, run_pipeline
+from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
+from trace2skill.evolve.report import render_markdown
+from trace2skill.models import EvolutionConfig, EvolutionReport
+
+__all__ = [
+    "MODEL_ENV",
+    "Candidate",
+    "Estimate",
+    "Evaluation",
+    "Evaluator",
+    "ExactMatch",
+    "ProgressEvent",
+    "estimate",
+    "evolve",
+    "evolve_async",
+    "get_evaluator",
+    "register_evaluator",
+    "render_markdown",
+    "resume",
+]
+
+MODEL_ENV = "TRACE2SKILL_MODEL"
+"""Model string used when a run names none."""
+
+
+def _model(config: EvolutionConfig) -> EvolutionConfig:
+    if config.model:
+        return config
+    model = os.environ.get(MODEL_ENV)
+    if not model:
+        raise InvalidInput(f"no model to evolve with: pass --model provider:name or set {MODEL_ENV}")
+    return config.model_copy(update={"model": model})
+
+
+def _open_llm(workspace: Any, config: EvolutionConfig) -> ChatLLM:
+    """The run's LLM: its call log goes to the store; no response cache (resume comes from the run's
+    saved analyses and patches, and a cache would make a rerun with another seed repeat old answers)."""
+    from trace2skill.llm import Budget, open_llm
+
+    budget = Budget(usd=config.budget_usd, tokens=config.budget_tokens)
+    return open_llm(
+        config.model or "",
+        call_log=workspace.traces.log_calls,
+        budget=budget,
+        concurrency=config.workers,
+        home=workspace.home,
+    )
+
+
+async def evolve_async(
+    config: EvolutionConfig | None = None,
+    *,
+    workspace: Any = None,
+    llm: ChatLLM | None = None,
+    resume: str | None = None,
+    fresh: bool = False,
+    progress: ProgressCallback = ignore_progress,
+    evaluator_for: Any = None,
+    protected: frozenset[str] = DEFAULT_PROTECTED,
+) -> EvolutionReport:
+    """Run, or resume, one evolution; returns its report (status `failed` with `error` on budget or
+    provider trouble, the run kept for `resume`). `workspace` defaults to the home folder's."""
+    from trace2skill.workspace import Workspace
+
+    ws = workspace or Workspace.open()
+    try:
+        if config is not None and llm is None:
+            config = _model(config)
+        prepared = prepare_run(ws.traces, ws.skills, config, resume=resume, fresh=fresh)
+        own = llm is None
+        run_llm = llm or _open_llm(ws, _model(prepared.config))
+        try:
+            return await run_pipeline(
+                ws.traces,
+                ws.skills,
+                run_llm,
+                prepared,
+                progress=progress,
+                resolve_evaluator=evaluator_for,
+                protected=protected,
+            )
+        finally:
+            if own:
+                await run_llm.aclose()  # type: ignore[attr-defined]
+    finally:
+        if workspace is None:
+            ws.close()
+
+
+def evolve(config: EvolutionConfig | None = None, **options: Any) -> EvolutionReport:
+    """`evolve_async` on a fresh event loop."""
+    return asyncio.run(evolve_async(config, **options))
+
+
+def resume(run_id: str, **options: Any) -> EvolutionReport:
+    """Continue a run that failed or was interrupted; finished analyses and merges are reused."""
+    return evolve(None, resume=run_id, **options)
+
+
+def estimate(config: EvolutionConfig, *, workspace: Any = None, evaluator_for: Any = None) -> Estimate:
+    """Calls, tokens, rounds and cost of a run before spending anything."""
+    from trace2skill.workspace import Workspace
+
+    ws = workspace or Workspace.open()
+    try:
+        base = None
+        if config.mode == "deepen":
+            try:
+                base = ws.skills.load(config.skill)
+            except NotFound:
+                raise NotFound(f"no skill named {config.skill!r} to deepen (use --mode create)") from None
+        resolver = evaluator_for or resolver_for(config.evaluator)
+        return estimate_run(ws.traces, config, base, resolve_evaluator=resolver, protected=DEFAULT_PROTECTED)
+    finally:
+        if workspace is None:
+            ws.close()
+
+

@@ -1,0 +1,277 @@
+"""The analysts: one per trajectory, all reading the same frozen skill, none seeing another's work.
+
+- Failures with an evaluator and a reference get the agentic error analyst: a bounded loop of
+  turns with tools to read the run's steps and artifacts and to `evaluate` a proposed fix. Whether a
+  fix passed is decided by the evaluator's answers the code saw, not by the model's claim; with
+  `require_confirmed_fix` an unconfirmed analysis keeps its causes but yields no lessons.
+- Failures without an evaluator get a single-pass error analyst (one structured call).
+- Successes get the success analyst (one structured call).
+Every analysis keeps at most three lessons, and code drops any lesson that quotes the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from trace2skill.errors import InvalidInput
+from trace2skill.evolve.context import RunContext
+from trace2skill.evolve.evaluator import Candidate, Evaluator
+from trace2skill.evolve.leaks import ReferenceGuard
+from trace2skill.evolve.render import read_artifact, render_full, render_overview, render_steps
+from trace2skill.evolve.schemas import (
+    MAX_LESSONS,
+    Analysis,
+    Cause,
+    ErrorAnalysisOut,
+    Lesson,
+    SuccessAnalysisOut,
+)
+from trace2skill.llm.types import ChatMessage, ToolCall, ToolSpec
+from trace2skill.models import Trajectory
+
+__all__ = ["ERROR_TOOLS", "analyse", "analysis_kind"]
+
+SUBMIT = "submit_analysis"
+
+ERROR_TOOLS: list[ToolSpec] = [
+    ToolSpec(
+        name="read_steps",
+        description="Read steps of the run in full (messages, tool calls, outputs) from `start` to `end`, inclusive.",
+        input_schema={
+            "type": "object",
+            "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0}},
+            "required": ["start"],
+        },
+    ),
+    ToolSpec(
+        name="read_artifact",
+        description="Read a file the run kept, by name; long files are read in pieces from `offset`.",
+        input_schema={
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "offset": {"type": "integer", "minimum": 0}},
+            "required": ["name"],
+        },
+    ),
+    ToolSpec(
+        name="evaluate",
+        description=(
+            "Check a corrected result against the task's expected result: give the final `answer`, "
+            "output `files` ({name: text}), or both. Returns PASS or FAIL with what still differs."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "answer": {"type": "string"},
+                "files": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+    ),
+    ToolSpec(
+        name=SUBMIT,
+        description="Finish: submit the causes of the failure and at most three lessons.",
+        input_schema=ErrorAnalysisOut.model_json_schema(),
+    ),
+]
+
+_REMINDER = (
+    "No fix has passed the evaluator yet. Unconfirmed analyses are discarded: keep investigating and "
+    "check a fix with `evaluate`, or submit again if you are sure no fix can pass."
+)
+_NUDGE = f"Continue with the tools; finish by calling `{SUBMIT}`."
+
+
+def analysis_kind(trajectory: Trajectory) -> str:
+    """'success' for successful runs; every other labelled outcome is analysed as a failure."""
+    return "success" if trajectory.outcome.status == "success" else "error"
+
+
+async def analyse(ctx: RunContext, trajectory: Trajectory, index: int) -> Analysis:
+    """The right analyst for this trajectory, with lesson limits and the reference guard applied."""
+    if analysis_kind(trajectory) == "success":
+        return await _success(ctx, trajectory, index)
+    evaluator = ctx.resolve_evaluator(trajectory)
+    if evaluator is None:
+        return await _failure_single(ctx, trajectory, index)
+    return await _failure_agentic(ctx, trajectory, index, evaluator)
+
+
+def _finish(trajectory: Trajectory, analysis: Analysis, *, gate: bool) -> Analysis:
+    guard = ReferenceGuard(trajectory.reference)
+    dropped = list(analysis.dropped)
+    lessons = analysis.lessons
+    if len(lessons) > MAX_LESSONS:
+        dropped.append(f"{len(lessons) - MAX_LESSONS} lessons over the limit of {MAX_LESSONS}")
+        lessons = lessons[:MAX_LESSONS]
+    kept: list[Lesson] = []
+    for lesson in lessons:
+        if guard.leaks(lesson.text()):
+            dropped.append(f"lesson {lesson.title[:80]!r} quotes the reference")
+        else:
+            kept.append(lesson)
+    if gate and not analysis.confirmed and kept:
+        dropped.append(f"{len(kept)} lessons: no fix passed the evaluator")
+        kept = []
+    causes = [Cause(title=guard.mask(c.title), description=guard.mask(c.description)) for c in analysis.causes]
+    return analysis.model_copy(
+        update={
+            "lessons": kept,
+            "causes": causes,
+            "dropped": dropped,
+            "solution_path": guard.mask(analysis.solution_path),
+        }
+    )
+
+
+async def _success(ctx: RunContext, t: Trajectory, index: int) -> Analysis:
+    request = ctx.request(
+        "success_analyst", [ChatMessage(role="user", content=render_full(t))], purpose="analyse.success"
+    )
+    out, _ = await ctx.llm.structured(request, SuccessAnalysisOut)
+    raw = Analysis(
+        trajectory_id=_tid(t),
+        index=index,
+        kind="success",
+        mode="single",
+        lessons=out.lessons,
+        solution_path=out.solution_path,
+        turns=1,
+    )
+    return _finish(t, raw, gate=False)
+
+
+async def _failure_single(ctx: RunContext, t: Trajectory, index: int) -> Analysis:
+    request = ctx.request(
+        "error_analyst_single", [ChatMessage(role="user", content=render_full(t))], purpose="analyse.error"
+    )
+    out, _ = await ctx.llm.structured(request, ErrorAnalysisOut)
+    raw = Analysis(
+        trajectory_id=_tid(t),
+        index=index,
+        kind="error",
+        mode="single",
+        causes=out.causes,
+        lessons=out.lessons,
+        confirmed=None,
+        turns=1,
+    )
+    return _finish(t, raw, gate=False)
+
+
+class _Session:
+    """Tool execution for one agentic error analysis; remembers whether any fix passed."""
+
+    def __init__(self, t: Trajectory, evaluator: Evaluator) -> None:
+        self.t = t
+        self.evaluator = evaluator
+        self.passed = False
+        self.evaluations = 0
+
+    async def run(self, call: ToolCall) -> tuple[str, bool]:
+        """(output, is_error) for one tool call other than submit."""
+        args = call.arguments
+        if isinstance(args, str):
+            return f"the arguments of {call.name} are not valid JSON", True
+        try:
+            if call.name == "read_steps":
+                return render_steps(self.t, int(args.get("start", 0)), _opt_int(args.get("end"))), False
+            if call.name == "read_artifact":
+                return read_artifact(self.t, str(args.get("name", "")), int(args.get("offset") or 0)), False
+            if call.name == "evaluate":
+                candidate = Candidate.model_validate(args)
+                self.evaluations += 1
+                result = await self.evaluator.evaluate(candidate, self.t.reference)
+                self.passed = self.passed or result.passed
+                return result.render(), False
+        except (KeyError, ValueError, TypeError, ValidationError) as e:
+            return f"{call.name} failed: {_short(e)}", True
+        return f"unknown tool {call.name!r}", True
+
+
+async def _failure_agentic(ctx: RunContext, t: Trajectory, index: int, evaluator: Evaluator) -> Analysis:
+    cfg = ctx.config
+    session = _Session(t, evaluator)
+    messages = [ChatMessage(role="user", content=render_overview(t))]
+    submitted: ErrorAnalysisOut | None = None
+    reminded = False
+    turns = 0
+    notes: list[str] = []
+    while submitted is None and turns <= cfg.max_analyst_turns:
+        last = turns == cfg.max_analyst_turns  # one extra turn that must submit
+        turns += 1
+        request = ctx.request(
+            "error_analyst", messages, purpose="analyse.error", tools=ERROR_TOOLS, tool_choice=SUBMIT if last else None
+        )
+        response = await ctx.llm.chat(request)
+        messages = [*messages, ChatMessage(role="assistant", content=response.text, tool_calls=response.tool_calls)]
+        if not response.tool_calls:
+            if last:
+                submitted = _parse_text(response.text)
+                break
+            messages.append(ChatMessage(role="user", content=_NUDGE))
+            continue
+        results: list[ChatMessage] = []
+        for call in response.tool_calls:
+            if call.name != SUBMIT:
+                output, is_error = await session.run(call)
+                results.append(ChatMessage(role="tool", tool_call_id=call.id, content=output, is_error=is_error))
+                continue
+            try:
+                candidate = ErrorAnalysisOut.model_validate(
+                    call.arguments if isinstance(call.arguments, dict) else json.loads(call.arguments)
+                )
+            except (ValidationError, ValueError) as e:
+                results.append(
+                    ChatMessage(
+                        role="tool", tool_call_id=call.id, content=f"invalid analysis: {_short(e)}", is_error=True
+                    )
+                )
+                continue
+            if cfg.require_confirmed_fix and not session.passed and not reminded and not last:
+                reminded = True
+                results.append(ChatMessage(role="tool", tool_call_id=call.id, content=_REMINDER, is_error=True))
+                continue
+            submitted = candidate
+        if submitted is None:
+            messages.extend(results)
+    if submitted is None:
+        notes.append(f"no analysis submitted within {turns} turns")
+        submitted = ErrorAnalysisOut()
+    raw = Analysis(
+        trajectory_id=_tid(t),
+        index=index,
+        kind="error",
+        mode="agentic",
+        causes=submitted.causes,
+        lessons=submitted.lessons,
+        confirmed=session.passed,
+        turns=turns,
+        dropped=notes,
+    )
+    return _finish(t, raw, gate=cfg.require_confirmed_fix)
+
+
+def _parse_text(text: str) -> ErrorAnalysisOut | None:
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        return ErrorAnalysisOut.model_validate_json(text[start : end + 1])
+    except ValidationError:
+        return None
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _short(error: Exception) -> str:
+    return " ".join(str(error).split())[:300]
+
+
+def _tid(t: Trajectory) -> str:
+    if not t.id:
+        raise InvalidInput("trajectories must be stored (have an id) before they are analysed")
+    return t.id

@@ -1,0 +1,386 @@
+"""A simulated analyst fleet: deterministic answers to every prompt the pipeline sends.
+
+Tests, the benchmark and the offline demo need a model that behaves like a careful analyst without
+a real one: it reads the run, checks a fix with the evaluator (first the agent's own answer, then
+the expected value the evaluator's diff revealed), submits lessons tied to the task's topic,
+proposes small edits, merges identical edits across patches (naming every source), repairs an
+anchor by finding the closest line of the file, and drafts a skill. It answers the same whether it
+is called in-process (`chat_handler`, for `ScriptedProvider`) or behind the local protocol server
+(`server_handler`, for the real SDK clients).
+
+Trajectories made by `make_trajectories` carry a `[topic:NAME]` tag in their task; each topic has
+one lesson and one edit, so lessons recur across trajectories and merging has something to merge.
+Tasks tagged `[unfixable]` never reach a passing fix, so the evaluator gate drops their lessons.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from trace2skill.models import Skill, SkillFile, Trajectory
+
+__all__ = ["TOPICS", "chat_handler", "make_skill", "make_trajectories", "server_handler"]
+
+
+@dataclass(frozen=True)
+class Topic:
+    lesson: str
+    when: str
+    content: str
+    edit: dict[str, Any]
+    create: dict[str, Any] | None = None
+
+
+TOPICS: dict[str, Topic] = {
+    "dates": Topic(
+        "Normalise dates before comparing them",
+        "when a task filters, sorts or compares dates",
+        "Parse every date into ISO form (YYYY-MM-DD) before comparing; never compare the raw strings.",
+        {
+            "file": "SKILL.md",
+            "op": "append_to_section",
+            "target_section": "## Tips",
+            "content": "- Parse dates into ISO form before comparing them (details: references/dates.md).",
+        },
+        {
+            "file": "references/dates.md",
+            "op": "create",
+            "content": "# Dates\n\nConvert every date with an explicit format string; keep the original column.\n",
+        },
+    ),
+    "units": Topic(
+        "Check the units of every number",
+        "when figures come from different columns or sheets",
+        "Read the header or note that states the unit before adding or comparing figures.",
+        {
+            "file": "SKILL.md",
+            "op": "append_to_section",
+            "target_section": "## Tips",
+            "content": "- Check the unit of each column before adding or comparing figures.",
+        },
+    ),
+    "totals": Topic(
+        "Recompute totals instead of trusting them",
+        "when the answer is a sum or a total row exists",
+        "Sum the data rows yourself and compare with any total row before answering.",
+        {
+            "file": "SKILL.md",
+            "op": "insert_after",
+            "target_section": "## Workflow",
+            "target_text": "2. Open the sheet and find the data range.",  # S0 says "Locate the data range."
+            "content": "3. Recompute any total from the data rows before trusting a total row.",
+        },
+    ),
+    "headers": Topic(
+        "Confirm which row holds the headers",
+        "when a sheet has title rows above the table",
+        "Print the first rows and pick the header row explicitly; never assume it is row 1.",
+        {
+            "file": "SKILL.md",
+            "op": "append_to_section",
+            "target_section": "## Workflow",
+            "content": "- Print the first rows and pick the header row explicitly.",
+        },
+    ),
+    "readback": Topic(
+        "Read the output back after writing it",
+        "after writing any file",
+        "Open the written file again and check the target cells hold what you meant to write.",
+        {
+            "file": "SKILL.md",
+            "op": "append_to_section",
+            "target_section": "## Tips",
+            "content": "- Read the output file back and check the written cells.",
+        },
+    ),
+}
+_TOPIC_OF_LESSON = {t.lesson: name for name, t in TOPICS.items()}
+
+SKILL_MD = """---
+name: {name}
+description: Answer questions about spreadsheets and edit them safely. Use for xlsx and csv tasks.
+---
+
+# Spreadsheet tasks
+
+## Workflow
+
+1. Read the input file.
+2. Locate the data range.
+4. Write the answer.
+
+## Tips
+
+- Keep formulas intact.
+
+## References
+
+- references/api.md: the helper functions available.
+{filler}"""
+
+
+def make_skill(name: str = "sheets", filler_lines: int = 0) -> Skill:
+    """S0 for tests and benchmarks; `filler_lines` grows it to a realistic size (80 chars a line)."""
+    filler = ""
+    if filler_lines:
+        body = "\n".join(
+            f"- Note {i}: check column {i % 26} against its header and keep the original values unchanged."
+            for i in range(filler_lines)
+        )
+        filler = f"\n## Notes\n\n{body}\n"
+    files = (
+        SkillFile(path="LICENSE.txt", data=b"Licensed for tests.\n"),
+        SkillFile(path="SKILL.md", data=SKILL_MD.format(name=name, filler=filler).encode()),
+        SkillFile(path="references/api.md", data=b"# API\n\n- read_sheet(path)\n- write_cell(path, ref, value)\n"),
+    )
+    return Skill(name=name, files=files)
+
+
+def make_trajectories(
+    n: int,
+    *,
+    skill: str = "sheets",
+    seed: int = 0,
+    failure_share: float = 0.6,
+    unfixable_every: int = 0,
+    steps: int = 6,
+    step_chars: int = 200,
+    evaluator: str | None = "exact",
+) -> list[Trajectory]:
+    """`n` labelled runs over the topics; failures carry a reference (and an evaluator unless None)."""
+    rng = random.Random(seed)
+    names = sorted(TOPICS)
+    out: list[Trajectory] = []
+    for i in range(n):
+        topic = names[i % len(names)]
+        failed = rng.random() < failure_share
+        unfixable = failed and unfixable_every > 0 and i % unfixable_every == 0
+        truth = f"{1000 + i * 7}"
+        answer = truth if not failed else f"{1000 + i * 7 + 3}"
+        tags = f"[topic:{topic}]" + (" [unfixable]" if unfixable else "")
+        task = f"Task {i}: report the value asked for in sales_{i}.xlsx. {tags}"
+        messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
+        pad = "x" * max(0, step_chars - 60)
+        for k in range(steps):
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": f"Step {k}: looking at the sheet. {pad}"},
+                        {
+                            "type": "tool_call",
+                            "id": f"c{k}",
+                            "name": "bash",
+                            "arguments": {"command": f"python s{k}.py"},
+                        },
+                    ],
+                }
+            )
+            messages.append(
+                {
+                    "role": "tool",
+                    "content": [{"type": "tool_result", "tool_call_id": f"c{k}", "output": f"rows {k} {pad}"}],
+                }
+            )
+        messages.append({"role": "assistant", "content": f"The answer is {answer}."})
+        data: dict[str, Any] = {
+            "id": f"tr-{seed}-{i:05d}",
+            "task": task,
+            "skill": skill,
+            "messages": messages,
+            "outcome": {"status": "failure" if failed else "success", "score": 0.0 if failed else 1.0},
+            "final_answer": answer,
+            "tags": [topic],
+        }
+        if failed:
+            data["reference"] = truth
+            if evaluator:
+                data["metadata"] = {"evaluator": evaluator}
+        out.append(Trajectory.model_validate(data))
+    return out
+
+
+# --- answering ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _View:
+    """What the simulated model reads of a request, whatever the protocol."""
+
+    system: str
+    texts: list[str]
+    turns: int
+
+    @property
+    def role(self) -> str:
+        head = self.system.lstrip().splitlines()[0] if self.system.strip() else ""
+        return head
+
+
+def _topic(text: str) -> str:
+    m = re.search(r"\[topic:(\w+)\]", text)
+    return m.group(1) if m and m.group(1) in TOPICS else "readback"
+
+
+def _lesson(topic: str) -> dict[str, str]:
+    t = TOPICS[topic]
+    return {"title": t.lesson, "description": t.when, "content": t.content}
+
+
+def _expected(texts: list[str]) -> str | None:
+    for text in reversed(texts):
+        m = re.search(r"expected (['\"])(.*?)\1", text)
+        if m:
+            return m.group(2)
+    return None
+
+
+def _agentic(view: _View) -> list[tuple[str, dict[str, Any]]]:
+    overview = view.texts[0] if view.texts else ""
+    topic = _topic(overview)
+    final = re.search(r"^Final answer: (.*)$", overview, re.MULTILINE)
+    answer = final.group(1) if final else ""
+    if view.turns == 0:
+        return [("read_steps", {"start": 0, "end": 2}), ("evaluate", {"answer": answer})]
+    if view.turns == 1:
+        expected = _expected(view.texts)
+        fix = answer + "?" if "[unfixable]" in overview or expected is None else expected
+        return [("evaluate", {"answer": fix})]
+    analysis = {
+        "causes": [
+            {"title": "Skipped a check", "description": "The agent answered without the check this topic needs."}
+        ],
+        "lessons": [_lesson(topic)],
+        "fix_confirmed": "PASS" in "".join(view.texts),
+    }
+    return [("submit_analysis", analysis)]
+
+
+def _lesson_topics(text: str) -> list[str]:
+    return [name for title, name in _TOPIC_OF_LESSON.items() if title in text]
+
+
+def _proposal(view: _View) -> dict[str, Any]:
+    text = "\n".join(view.texts)
+    edits: list[dict[str, Any]] = []
+    for topic in _lesson_topics(text)[:1]:
+        t = TOPICS[topic]
+        edits.append(dict(t.edit))
+        if t.create:
+            edits.append(dict(t.create))
+    return {"reasoning": "One edit per lesson.", "edits": edits, "changelog": [f"teach: {e['file']}" for e in edits]}
+
+
+_SIGNATURE = ("file", "op", "target_section", "target_text", "old_text", "after_section", "content")
+
+
+def _merge(view: _View) -> dict[str, Any]:
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for text in view.texts:
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                edit = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(edit, dict) or "id" not in edit:
+                continue
+            key = tuple(edit.get(k) for k in _SIGNATURE)
+            merged = groups.setdefault(key, {**{k: edit.get(k) for k in _SIGNATURE}, "sources": []})
+            merged["sources"].append(edit["id"])
+    edits = list(groups.values())
+    return {
+        "reasoning": "Identical edits combined.",
+        "edits": edits,
+        "changelog": [f"{e['op']} {e['file']}" for e in edits],
+    }
+
+
+def _file_lines(system: str) -> list[str]:
+    return [m.group(1) for m in re.finditer(r"^\s*\d+\| (.*)$", system, re.MULTILINE)]
+
+
+def _anchor_fix(view: _View) -> dict[str, Any]:
+    user = "\n".join(view.texts)
+    fix: dict[str, Any] = {}
+    lines = _file_lines(view.system)
+    for name in ("target_section", "target_text", "old_text", "after_section"):
+        m = re.search(rf"^{name}: (.*)$", user, re.MULTILINE)
+        if not m or m.group(1) == "(empty)":
+            continue
+        try:
+            value = ast.literal_eval(m.group(1))
+        except (ValueError, SyntaxError):
+            continue
+        if any(line == value for line in lines):
+            fix[name] = value
+            continue
+        close = difflib.get_close_matches(value, lines, n=1, cutoff=0.3)
+        fix[name] = close[0] if close else value
+    fix["note"] = "pointed the anchors at the closest line"
+    return fix
+
+
+def _draft(view: _View) -> dict[str, Any]:
+    return {
+        "description": "Answer questions about spreadsheets and edit them safely. Use for xlsx and csv tasks.",
+        "body": "# Spreadsheet tasks\n\n## Workflow\n\n1. Read the input file.\n2. Locate the data range.\n"
+        "4. Write the answer.\n\n## Tips\n\n- Keep formulas intact.\n",
+        "references": [],
+    }
+
+
+def answer(view: _View) -> list[tuple[str, dict[str, Any]]] | dict[str, Any]:
+    """Tool calls (agentic turns) or a structured answer (every other role)."""
+    role = view.role
+    if "error analyst (with evaluator)" in role:
+        return _agentic(view)
+    if "error analyst (single pass)" in role:
+        topic = _topic("\n".join(view.texts))
+        return {"causes": [{"title": "Skipped a check", "description": "seen in the log"}], "lessons": [_lesson(topic)]}
+    if "success analyst" in role:
+        topic = _topic("\n".join(view.texts))
+        return {"solution_path": "Read, check, answer.", "lessons": [_lesson(topic)]}
+    if "skill editor (proposal)" in role:
+        return _proposal(view)
+    if "skill editor (merge)" in role:
+        return _merge(view)
+    if "skill author" in role:
+        return _draft(view)
+    if role.startswith("You correct the anchors"):
+        return _anchor_fix(view)
+    if role.startswith("You repair an Agent Skill"):
+        return {"reasoning": "nothing to change", "edits": []}
+    return {"text": "unrecognised request"}
+
+
+def chat_handler(request: Any) -> Any:
+    """For `ScriptedProvider(chat_handler)`: answers a `ChatRequest`."""
+    from trace2skill.llm.types import ChatResponse, ToolCall
+
+    texts = [m.content for m in request.messages]
+    turns = sum(1 for m in request.messages if m.role == "assistant")
+    result = answer(_View(request.system, texts, turns))
+    if isinstance(result, dict):
+        return result
+    calls = [ToolCall(id=f"call_{turns}_{i}", name=name, arguments=args) for i, (name, args) in enumerate(result)]
+    return ChatResponse(tool_calls=calls, stop_reason="tool_use")
+
+
+def server_handler(req: Any) -> Any:
+    """For the local protocol server (`FakeLLMServer(server_handler)`): answers a `ServerRequest`."""
+    from trace2skill.llm.testserver import Reply
+
+    texts = req.texts[1:] if req.system else req.texts
+    turns = sum(1 for m in req.messages if m.get("role") == "assistant")
+    result = answer(_View(req.system, texts, turns))
+    if isinstance(result, dict):
+        return result
+    return Reply(tool_calls=[{"name": name, "arguments": args} for name, args in result])

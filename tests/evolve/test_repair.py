@@ -87,6 +87,16 @@ async def test_an_answer_naming_an_ambiguous_anchor_leaves_the_edit_unchanged(
 
 
 @pytest.mark.anyio
+async def test_a_replacement_cannot_be_pointed_at_different_text(skill: Skill, scripted_llm: MakeLLM) -> None:
+    edit = drifted(op="replace_in_section", target_text=None, old_text="Write formula not value", content="x")
+    elsewhere = scripted_llm(lambda r: json.dumps({"old_text": "Work on a copy of the input workbook."}))
+    assert await repair_anchors(elsewhere, skill, [edit]) == [edit]
+    same = scripted_llm(lambda r: json.dumps({"old_text": "Write formulas, not values."}))
+    [repaired] = await repair_anchors(same, skill, [edit])
+    assert repaired.old_text == "Write formulas, not values."
+
+
+@pytest.mark.anyio
 async def test_a_failed_repair_call_leaves_the_edit_unchanged(skill: Skill, scripted_llm: MakeLLM) -> None:
     def fail(request: ChatRequest) -> str:
         raise ProviderError("model unavailable")
@@ -275,9 +285,24 @@ def test_size_budget_warns_about_long_skill_md_and_references() -> None:
 
 
 @pytest.mark.anyio
-async def test_an_enforced_size_budget_asks_for_a_fix(skill: Skill, scripted_llm: MakeLLM) -> None:
-    shrink = {"edits": [{"file": "SKILL.md", "op": "delete_section", "target_section": "## Reading"}]}
-    llm = scripted_llm(lambda r: json.dumps(shrink))
+async def test_an_enforced_size_budget_moves_a_section_into_a_linked_reference(
+    skill: Skill, scripted_llm: MakeLLM
+) -> None:
+    reading = skill.skill_md[skill.skill_md.index("## Reading") : skill.skill_md.index("## Writing")]
+    move = fix(
+        {"file": "references/reading.md", "op": "create", "content": reading},
+        {"file": "SKILL.md", "op": "delete_section", "target_section": "## Reading"},
+        {
+            "file": "SKILL.md",
+            "op": "insert_before",
+            "target_text": "## Writing",
+            "content": "## Reading\n\nSee [Reading](references/reading.md).",
+        },
+    )
+    llm = scripted_llm(lambda r: move)
     result = await validate_and_fix(llm, skill, enforce_size_budget=True, max_lines=30)
-    assert result.ok and result.rounds == 1 and "## Reading" not in result.skill.skill_md
+    assert result.ok and result.rounds == 1 and not result.dropped
+    assert "### Dates" not in result.skill.skill_md
+    assert "## Reading\n\nSee [Reading](references/reading.md).\n\n## Writing" in result.skill.skill_md
+    assert result.skill.file("references/reading.md").text.startswith("## Reading\n")  # type: ignore[union-attr]
     assert "budget is 30" in requests(llm)[0].messages[0].content

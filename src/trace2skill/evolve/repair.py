@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import cache
 from importlib.resources import files
 from typing import Any, Protocol, TypeVar
@@ -139,11 +140,24 @@ async def _repair_one(llm: StructuredLLM, skill: Skill, edit: Edit, run_id: str 
         return edit
     update: dict[str, Any] = {name: getattr(fix, name) for name in fields}
     repaired = edit.model_copy(update=update)
+    if edit.op == "replace_in_section" and not _same_text(edit.old_text or "", repaired.old_text or ""):
+        return edit
     try:
         locate_edit(text, repaired)
     except (AnchorError, InvalidEdit):
         return edit
     return repaired
+
+
+def _same_text(old: str, new: str, threshold: float = 0.5) -> bool:
+    """Is `new` plausibly the text `old` meant? A replacement's content was written for its old_text,
+    so a repair may correct how it is written, never point it at different text."""
+    a, b = " ".join(old.split()).casefold(), " ".join(new.split()).casefold()
+    if not a or not b:
+        return False
+    if a in b or b in a:
+        return True
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold
 
 
 async def repair_anchors(
@@ -153,6 +167,8 @@ async def repair_anchors(
 
     Returns the edits in input order: repaired where the new anchors match the file exactly once,
     unchanged otherwise (including when the call fails), so the guardrails drop them with a record.
+    A `replace_in_section` repair must keep old_text recognisably the same text (containment or
+    a similarity ratio of at least 0.5): its content was written to replace that text, not another.
     Only anchor fields change; content, ids, sources and support are kept. Concurrency is the LLM
     layer's own limit. BudgetExceeded propagates: a run out of money must stop, not drop edits.
     """

@@ -370,3 +370,28 @@ def test_two_processes_importing_at_once_get_contiguous_versions_and_the_last_on
     assert [v.parent for v in history] == [None, *range(1, 20)]
     assert store.published_version("pdf") == 20
     assert read_skill_dir(store.skills_dir / "pdf").digest == history[-1].digest
+
+
+def test_a_folder_already_in_the_skills_folder_is_kept_as_version_one_before_an_import_replaces_it(
+    store: SkillStore, make_skill: Callable[..., Path]
+) -> None:
+    stray = make_skill("pdf", {"mine.md": "written by hand\n"}, folder="stray")
+    store.skills_dir.mkdir(parents=True)
+    os.rename(stray, store.skills_dir / "pdf")
+    version, created = store.import_dir(make_skill("pdf"))
+    assert created and version.version == 2 and version.parent == 1
+    [first, _] = store.history("pdf")
+    assert first.author == "hand-edit" and "not written by this store" in first.changelog[0]
+    assert store.read_file("pdf", "mine.md", version=1) == b"written by hand\n"
+    assert not (store.skills_dir / "pdf/mine.md").exists()
+
+
+def test_importing_unchanged_content_republishes_a_deleted_published_folder(
+    store: SkillStore, make_skill: Callable[..., Path]
+) -> None:
+    folder = make_skill("pdf")
+    store.import_dir(folder)
+    (store.skills_dir / "pdf").unlink()
+    version, created = store.import_dir(folder)
+    assert (version.version, created) == (1, False)
+    assert (store.skills_dir / "pdf/SKILL.md").read_text() == skill_md("pdf")

@@ -525,8 +525,17 @@ class SkillStore:
         if published is not None and folder.digest == published["digest"]:
             return None
         head = self._head_or_none(name)
-        if head is None:
-            raise NotFound(f"{path} is not a skill of this store; import it with `trace2skill skills import {path}`")
+        if head is None:  # a folder this store never wrote (put there by hand, or left from another database)
+            version, _ = self._record(
+                folder,
+                parent=None,
+                author="hand-edit",
+                changelog=[f"found in the published folder {path}, not written by this store; kept as version 1"],
+                provenance=[],
+                run_id=None,
+            )
+            self._set_published(name, version.version, folder.digest, None)
+            return version
         known = self._rows(
             "SELECT version FROM skill_versions WHERE skill = ? AND digest = ? ORDER BY version DESC LIMIT 1",
             [name, folder.digest],
@@ -550,8 +559,9 @@ class SkillStore:
     def sync_published(self, name: str) -> SkillVersion | None:
         """Record a hand-edited published folder as a new version (author 'hand-edit').
 
-        Returns the new version, or None when the folder is absent or unchanged. Raises
-        InvalidInput/UnsafePath when the edited folder breaks the skill rules (e.g. holds a symlink).
+        Returns the new version, or None when the folder is absent, unchanged, or holds the content
+        of a recorded version. A folder for a skill the store does not know yet becomes its version
+        1. Raises InvalidInput/UnsafePath when the folder breaks the skill rules (e.g. holds a symlink).
         """
         check_skill_name(name)
         with self._skill_lock(name):

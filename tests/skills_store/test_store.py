@@ -102,8 +102,9 @@ def test_commit_records_provenance_and_skips_content_equal_to_head_or_parent(
     assert v2.provenance[0]["support"] == ["t1", "t2"] and v2.provenance[0]["edit_id"] == "m1.e1"
     assert store.get_version("pdf", 2).provenance == v2.provenance
     assert store.commit(evolved, parent=1, author="evolve:x", changelog=[]).version == 2
-    assert store.commit(base, parent=1, author="evolve:y", changelog=[], publish=False) == v1
+    assert store.commit(base, parent=1, author="evolve:y", changelog=[]) == v1  # no change from its parent
     assert len(store.history("pdf")) == 2
+    assert store.published_version("pdf") == 2
 
 
 def test_commit_refuses_bad_provenance_and_unknown_parents(store: SkillStore, make_skill: Callable[..., Path]) -> None:

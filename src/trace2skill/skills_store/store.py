@@ -483,10 +483,12 @@ class SkillStore:
             return version
         with self._skill_lock(skill.name):
             self._sync_tolerant(skill.name)
-            version, _ = self._record(
+            version, created = self._record(
                 skill, parent=parent, author=author, changelog=entries, provenance=prov, run_id=run_id
             )
-            self._publish_recorded(version, force=force)
+            head = self._head_or_none(skill.name)
+            if created or (head is not None and head.version == version.version):
+                self._publish_recorded(version, force=force)
             return version
 
     def rollback(self, name: str, version: int) -> SkillVersion:

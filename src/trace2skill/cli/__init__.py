@@ -5,3 +5,4 @@ from trace2skill.cli.main import cli, pass_state
 __all__ = ["cli", "pass_state"]
 from trace2skill.cli import models  # noqa: E402,F401
 from trace2skill.cli import skills  # noqa: E402,F401
+from trace2skill.cli import imports  # noqa: E402,F401

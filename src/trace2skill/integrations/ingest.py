@@ -1,0 +1,131 @@
+"""Write imported trajectories to the trace store, idempotently.
+
+Importers give every trajectory a deterministic id (a session id, or a content hash), so importing
+the same thing twice must not fail or duplicate. For each id already in the store:
+- same task, messages and final answer: left alone (counted as unchanged);
+- different (a Claude Code session that went on since the last import): replaced, keeping a label a
+  person or model already gave it (a non-`unknown` outcome) and its tags.
+Two importers racing on the same id (two hooks of one session) end the same way: the loser of the
+insert sees the winner's row and compares against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from trace2skill.errors import Conflict, NotFound
+from trace2skill.models import Trajectory
+
+__all__ = ["StoreCounts", "store_trajectories"]
+
+
+@dataclass
+class StoreCounts:
+    added: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.added + self.replaced + self.unchanged
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "replaced": self.replaced, "unchanged": self.unchanged}
+
+
+def _batches(items: Iterable[Trajectory], size: int) -> Iterator[list[Trajectory]]:
+    batch: list[Trajectory] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def same_content(old: Trajectory, new: Trajectory) -> bool:
+    return old.task == new.task and old.final_answer == new.final_answer and old.messages == new.messages
+
+
+def carry_over(old: Trajectory, new: Trajectory) -> Trajectory:
+    """The new import, keeping the old label (when the new has none), tags and skill."""
+    update: dict[str, Any] = {"tags": list(dict.fromkeys([*old.tags, *new.tags]))[:32]}
+    if new.outcome.status == "unknown" and old.outcome.status != "unknown":
+        update["outcome"] = old.outcome
+    if new.skill is None and old.skill is not None:
+        update["skill"] = old.skill
+        update["skill_version"] = old.skill_version
+    return new.model_copy(update=update)
+
+
+def store_trajectories(store: Any, trajectories: Iterable[Trajectory], batch_size: int = 200) -> StoreCounts:
+    """Add, replace or skip each trajectory (see the module docstring); batches of `batch_size`."""
+    counts = StoreCounts()
+    for batch in _batches(trajectories, batch_size):
+        latest: dict[str, Trajectory] = {}
+        fresh: list[Trajectory] = []
+        for t in batch:  # within a batch the last copy of an id wins
+            if t.id is None:
+                fresh.append(t)
+            else:
+                latest[t.id] = t
+        replaced: set[str] = set()
+        for t in latest.values():
+            verdict = _against_stored(store, t)
+            if verdict is None:
+                fresh.append(t)
+            elif verdict == "unchanged":
+                counts.unchanged += 1
+                counts.ids.append(t.id)  # type: ignore[arg-type]
+            else:
+                fresh.append(verdict)  # type: ignore[arg-type]
+                replaced.add(t.id)  # type: ignore[arg-type]
+        if not fresh:
+            continue
+        try:
+            counts.ids.extend(store.add_many(fresh, batch_size=len(fresh)))
+        except Conflict:
+            for t in fresh:  # someone else inserted one of these meanwhile: settle them one by one
+                counts.ids.append(_add_one(store, t, replaced, counts))
+            continue
+        counts.replaced += len(replaced)
+        counts.added += len(fresh) - len(replaced)
+    return counts
+
+
+def _against_stored(store: Any, new: Trajectory) -> Trajectory | str | None:
+    """None when the id is free; 'unchanged'; or the trajectory to store in place of the old (deleted) one."""
+    try:
+        old = store.get(new.id)
+    except NotFound:
+        return None
+    if same_content(old, new):
+        return "unchanged"
+    merged = carry_over(old, new)
+    store.delete(new.id)
+    return merged
+
+
+def _add_one(store: Any, t: Trajectory, replaced: set[str], counts: StoreCounts) -> str:
+    was_replaced = t.id in replaced
+    for _ in range(3):
+        try:
+            ident = store.add(t)
+        except Conflict:
+            verdict = _against_stored(store, t)
+            if verdict == "unchanged":
+                counts.unchanged += 1
+                return t.id  # type: ignore[return-value]
+            if verdict is not None:
+                t, was_replaced = verdict, True  # type: ignore[assignment]
+            continue
+        if was_replaced:
+            counts.replaced += 1
+        else:
+            counts.added += 1
+        return ident
+    raise Conflict(f"trajectory {t.id!r} kept changing while it was being imported")

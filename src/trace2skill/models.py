@@ -425,9 +425,13 @@ class Edit(BaseModel):
     """One operation on one file of a skill.
 
     Anchors by op: `insert_after`/`insert_before` use `target_text` (optionally within
-    `target_section`); `append_to_section`, `delete_section` use `target_section`;
-    `replace_in_section` uses `old_text` (optionally within `target_section`); `add_section` uses
-    `after_section` (absent: append at the end); `create` and `delete_file` use only `file`.
+    `target_section`; with only `target_section`, `insert_after` appends to that section and
+    `insert_before` goes before its heading); `append_to_section`, `delete_section` use
+    `target_section`; `replace_in_section` uses `old_text` (optionally within `target_section`;
+    with no section it may also match inside SKILL.md's frontmatter, how validation fixes edit
+    `name:`/`description:`); `add_section` uses `after_section` (absent: append at the end);
+    `create` and `delete_file` use only `file`. Headings match tolerantly (#'s, case, spacing);
+    text anchors must occur exactly once in scope. Exact semantics: `trace2skill.evolve.apply`.
     """
 
     model_config = ConfigDict(extra="ignore")

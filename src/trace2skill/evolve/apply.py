@@ -265,9 +265,7 @@ def _find_anchor_text(
         else:
             try:
                 return _match_text(text, needle, sec.start, sec.end, what)
-            except AnchorAmbiguous:
-                raise
-            except AnchorNotFound as e:
+            except AnchorNotFound as e:  # ambiguity inside the section is final
                 scoped_error = e
     try:
         return _match_text(text, needle, lo, len(text), what)

@@ -35,6 +35,7 @@ from trace2skill.store import TraceStore
 __all__ = ["PreparedRun", "prepare_run", "run_pipeline", "stage_of"]
 
 _RESULT_NEUTRAL = ("workers", "budget_usd", "budget_tokens")
+_SPENT = frozenset({"ok", "error"})
 
 
 def stage_of(purpose: str | None) -> str:
@@ -393,14 +394,13 @@ async def _close(traces: TraceStore, llm: ChatLLM, report: EvolutionReport, rec:
                 await result
         except Exception as e:  # the report must still be written
             rec.notes.append(f"could not flush the LLM call log: {e}")
-    totals = traces.call_totals(report.run_id)
-    report.calls = int(totals["calls"])
-    report.input_tokens = int(totals["input_tokens"])
-    report.output_tokens = int(totals["output_tokens"])
-    report.cached_tokens = int(totals["cached_tokens"])
-    report.cost_usd = float(totals["cost_usd"])
-    report.seconds = round(time.monotonic() - started, 3)
     report.stages = _stage_table(traces, report.run_id, rec)
+    report.calls = sum(s["calls"] for s in report.stages.values())
+    report.input_tokens = sum(s["input_tokens"] for s in report.stages.values())
+    report.output_tokens = sum(s["output_tokens"] for s in report.stages.values())
+    report.cached_tokens = sum(s["cached_tokens"] for s in report.stages.values())
+    report.cost_usd = round(sum(s["cost_usd"] for s in report.stages.values()), 6)
+    report.seconds = round(time.monotonic() - started, 3)
     report.notes = rec.notes
     traces.update_run(
         report.run_id,
@@ -418,6 +418,8 @@ def _stage_table(traces: TraceStore, run_id: str, rec: RunRecorder) -> dict[str,
     stages: dict[str, dict[str, Any]] = {}
     keys = ("input_tokens", "cached_tokens", "output_tokens")
     for call in traces.calls(run_id):
+        if call.get("outcome") not in _SPENT:
+            continue  # refused by the budget or served from a response cache: never reached the model
         s = stages.setdefault(stage_of(call.get("purpose")), {"calls": 0, "cost_usd": 0.0, **dict.fromkeys(keys, 0)})
         s["calls"] += 1
         s["cost_usd"] += float(call.get("cost_usd") or 0.0)

@@ -271,6 +271,8 @@ def _proposal(view: _View) -> dict[str, Any]:
     edits: list[dict[str, Any]] = []
     for topic in _lesson_topics(text)[:1]:
         t = TOPICS[topic]
+        if t.edit["content"] in view.system:  # the skill already says it
+            continue
         edits.append(dict(t.edit))
         if t.create:
             edits.append(dict(t.create))

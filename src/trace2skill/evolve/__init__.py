@@ -63,12 +63,19 @@ def _model(config: EvolutionConfig) -> EvolutionConfig:
     return config.model_copy(update={"model": model})
 
 
-def _open_llm(workspace: Any, config: EvolutionConfig) -> ChatLLM:
+def _open_llm(workspace: Any, config: EvolutionConfig, run_id: str) -> ChatLLM:
     """The run's LLM: its call log goes to the store; no response cache (resume comes from the run's
-    saved analyses and patches, and a cache would make a rerun with another seed repeat old answers)."""
+    saved analyses and patches, and a cache would make a rerun with another seed repeat old answers).
+
+    The budget caps the whole run: a resumed run may spend only what earlier attempts left.
+    """
     from trace2skill.llm import Budget, open_llm
 
-    budget = Budget(usd=config.budget_usd, tokens=config.budget_tokens)
+    spent = workspace.traces.call_totals(run_id)
+    usd = None if config.budget_usd is None else max(0.0, config.budget_usd - float(spent["cost_usd"]))
+    used = int(spent["input_tokens"]) + int(spent["output_tokens"])
+    tokens = None if config.budget_tokens is None else max(0, config.budget_tokens - used)
+    budget = Budget(usd=usd, tokens=tokens)
     return open_llm(
         config.model or "",
         call_log=workspace.traces.log_calls,
@@ -95,11 +102,11 @@ async def evolve_async(
 
     ws = workspace or Workspace.open()
     try:
-        if config is not None and llm is None:
+        if config is not None and llm is None and resume is None:
             config = _model(config)
         prepared = prepare_run(ws.traces, ws.skills, config, resume=resume, fresh=fresh)
         own = llm is None
-        run_llm = llm or _open_llm(ws, _model(prepared.config))
+        run_llm = llm or _open_llm(ws, _model(prepared.config), prepared.run_id)
         try:
             return await run_pipeline(
                 ws.traces,
@@ -145,5 +152,3 @@ def estimate(config: EvolutionConfig, *, workspace: Any = None, evaluator_for: A
     finally:
         if workspace is None:
             ws.close()
-
-

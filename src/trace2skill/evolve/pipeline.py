@@ -278,10 +278,8 @@ async def run_pipeline(
         else:
             await _commit(skills, ctx, base_version, final, report, rec)
     except BudgetExceeded as e:
-        report.status, report.error = (
-            "failed",
-            f"budget exceeded: {e} (resume with `trace2skill evolve --resume {run_id}`)",
-        )
+        hint = f"resume with `trace2skill evolve {config.skill} --resume {run_id} --budget-usd MORE`"
+        report.status, report.error = "failed", f"budget exceeded: {e} ({hint})"
     except Trace2SkillError as e:
         report.status, report.error = "failed", str(e)
     except BaseException as e:

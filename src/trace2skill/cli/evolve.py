@@ -1,0 +1,242 @@
+"""`trace2skill evolve NAME` and `trace2skill runs list|show`: a thin shell over `trace2skill.evolve`.
+
+Progress is drawn on stderr (one bar per stage) so that stdout carries only the report: Markdown
+for people, JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from trace2skill.cli.main import cli, pass_state
+from trace2skill.errors import InvalidInput, Trace2SkillError
+from trace2skill.models import EvolutionConfig, EvolutionReport, describe_validation_error
+
+__all__ = ["evolve", "runs"]
+
+_LABELS = {
+    "draft": "draft S0",
+    "analyse": "analyse",
+    "propose": "propose",
+    "merge": "merge",
+    "apply": "apply",
+    "commit": "commit",
+}
+
+
+class StageBars:
+    """A rich progress display with one bar per stage, fed by the pipeline's progress events."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[note]}"),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, event: Any) -> None:
+        if event.stage not in _LABELS:
+            return
+        task = self.tasks.get(event.stage)
+        if task is None:
+            task = self.tasks[event.stage] = self.progress.add_task(_LABELS[event.stage], total=event.total, note="")
+        self.progress.update(task, completed=event.done, total=event.total, note=event.message[:60])
+
+    def __enter__(self) -> StageBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
+    fields = {k: v for k, v in options.items() if v is not None and v != ()}
+    fields["skill"] = name
+    for key in ("outcome", "tags"):
+        if key in fields:
+            fields[key] = list(fields[key])
+    try:
+        return EvolutionConfig.model_validate(fields)
+    except ValidationError as e:
+        raise InvalidInput(describe_validation_error(e)) from None
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--mode", type=click.Choice(["deepen", "create"]), help="Deepen an existing skill or create one.")
+@click.option("--analysts", type=click.Choice(["error", "success", "combined"]), help="Which runs to learn from.")
+@click.option("--fan-in", "fan_in", type=int, help="Patches merged per merge call (default 5).")
+@click.option("--workers", type=int, help="Trajectories analysed at once (default 16).")
+@click.option("--model", help="Model string, e.g. anthropic:claude-sonnet-4-5 (default $TRACE2SKILL_MODEL).")
+@click.option("--limit", type=int, help="Use at most N trajectories (a seeded sample).")
+@click.option("--seed", type=int, help="Sampling seed (default 0).")
+@click.option("--outcome", multiple=True, type=click.Choice(["success", "failure", "partial"]), help="Repeatable.")
+@click.option("--tag", "tags", multiple=True, help="Only trajectories with this tag (repeatable: all must match).")
+@click.option("--since", help="Only trajectories recorded at or after this time (ISO date or time).")
+@click.option("--until", help="Only trajectories recorded before this time.")
+@click.option("--evaluator", help="Evaluator for runs with a reference and none named (e.g. exact).")
+@click.option("--max-turns", "max_analyst_turns", type=int, help="Turn limit of an agentic error analysis.")
+@click.option(
+    "--gate/--no-gate",
+    "require_confirmed_fix",
+    default=None,
+    help="Drop lessons of failures whose fix the evaluator did not confirm (default on).",
+)
+@click.option("--task-description", help="What the skill is for (create mode).")
+@click.option("--strategy", type=click.Choice(["parallel", "sequential"]), help="sequential: the baseline.")
+@click.option("--batch-size", type=int, help="Trajectories per update of the sequential baseline.")
+@click.option("--budget-usd", type=float, help="Stop starting LLM calls once this much is spent.")
+@click.option("--budget-tokens", type=int, help="Stop starting LLM calls once this many tokens are spent.")
+@click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost; spend nothing.")
+@click.option("--resume", "resume_run", metavar="RUN", help="Continue this failed or interrupted run.")
+@click.option("--fresh", is_flag=True, help="Start a new run even if an unfinished one with the same settings exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report (or estimate) as JSON.")
+@pass_state
+def evolve(
+    state: Any,
+    name: str,
+    dry_run: bool,
+    resume_run: str | None,
+    fresh: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Improve skill NAME from its recorded trajectories (Trace2Skill)."""
+    from trace2skill.evolve import estimate, evolve_async
+    from trace2skill.evolve.report import render_markdown
+
+    config = _config(name, options)
+    ws = state.workspace
+    if dry_run:
+        est = estimate(config, workspace=ws)
+        if as_json:
+            _echo_json(est.model_dump(mode="json"))
+        else:
+            click.echo(est.render())
+        return
+    import asyncio
+
+    err = Console(stderr=True)
+    overrides = config if resume_run is None else _resume_overrides(config, options)
+    with StageBars(err) as bars:
+        report: EvolutionReport = asyncio.run(
+            evolve_async(overrides, workspace=ws, resume=resume_run, fresh=fresh, progress=bars)
+        )
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        click.echo(render_markdown(report))
+    if report.status == "failed":
+        raise Trace2SkillError(report.error or "the run failed")
+
+
+def _resume_overrides(config: EvolutionConfig, options: dict[str, Any]) -> EvolutionConfig | None:
+    """With --resume only workers and budgets may change; None keeps the run's own."""
+    if not any(options.get(k) is not None for k in ("workers", "budget_usd", "budget_tokens")):
+        return None
+    return config
+
+
+@cli.group()
+def runs() -> None:
+    """Evolution runs: what ran, with which settings, at what cost."""
+
+
+@runs.command("list")
+@click.option("--skill", help="Only runs of this skill.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_state
+def list_runs(state: Any, skill: str | None, limit: int, as_json: bool) -> None:
+    """Runs, newest first."""
+    rows = state.workspace.traces.list_runs(skill=skill, limit=limit)
+    if as_json:
+        _echo_json([_summary(r) for r in rows])
+        return
+    if not rows:
+        click.echo("No evolution runs yet (start one with `trace2skill evolve NAME`).")
+        return
+    table = Table()
+    for column in ("run", "skill", "status", "versions", "trajectories", "calls", "cost", "started"):
+        table.add_column(column, no_wrap=column in ("run", "started"))
+    for r in rows:
+        s = _summary(r)
+        versions = f"{s['base_version'] or '-'} → {s['new_version'] or '-'}"
+        cost = f"${s['cost_usd']:.4f}" if s["cost_usd"] is not None else ""
+        table.add_row(
+            s["run_id"],
+            s["skill"] or "",
+            s["status"],
+            versions,
+            str(s["trajectories"]),
+            str(s["calls"] or ""),
+            cost,
+            str(s["created_at"])[:16].replace("T", " "),
+        )
+    Console(soft_wrap=True).print(table)
+
+
+def _summary(run: dict[str, Any]) -> dict[str, Any]:
+    report = run.get("report") or {}
+    config = run.get("config") or {}
+    return {
+        "run_id": run["run_id"],
+        "skill": run.get("skill"),
+        "status": run.get("status"),
+        "stage": run.get("stage"),
+        "base_version": run.get("base_version"),
+        "new_version": run.get("new_version"),
+        "trajectories": len(config.get("trajectories") or []),
+        "calls": report.get("calls"),
+        "cost_usd": report.get("cost_usd"),
+        "error": run.get("error"),
+        "created_at": run.get("created_at"),
+        "finished_at": run.get("finished_at"),
+    }
+
+
+@runs.command("show")
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record and report as JSON.")
+@pass_state
+def show_run(state: Any, run_id: str, as_json: bool) -> None:
+    """One run: its settings, what it saved so far, and its report."""
+    from trace2skill.evolve.report import render_markdown
+
+    traces = state.workspace.traces
+    run = traces.get_run(run_id)
+    levels: dict[int, int] = {}
+    for row in traces.patch_rows(run_id):
+        levels[row["level"]] = levels.get(row["level"], 0) + 1
+    saved = {"analyses": len(traces.analyses(run_id)), "patches_per_level": levels}
+    if as_json:
+        _echo_json({**run, "saved": saved, "calls": traces.call_totals(run_id)})
+        return
+    s = _summary(run)
+    click.echo(f"run {run_id}: {s['skill']} — {s['status']} (stage {s['stage'] or '-'})")
+    click.echo(f"  trajectories {s['trajectories']}, analyses saved {saved['analyses']}, patches per level {levels}")
+    if run.get("error"):
+        click.echo(f"  error: {run['error']}")
+    config = (run.get("config") or {}).get("evolution") or {}
+    click.echo("  settings: " + ", ".join(f"{k}={v}" for k, v in config.items() if v not in (None, [], "")))
+    if run.get("report"):
+        click.echo("")
+        click.echo(render_markdown(EvolutionReport.model_validate(run["report"])))

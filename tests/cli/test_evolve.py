@@ -1,0 +1,176 @@
+"""`trace2skill evolve` and `runs` end to end: the real SDK clients against the local protocol server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from trace2skill.cli import cli
+from trace2skill.evolve.merge import tree_shape
+from trace2skill.evolve.simulated import make_skill, make_trajectories, server_handler
+from trace2skill.home import Home
+from trace2skill.llm.testserver import FakeLLMServer, Fault, ServerRequest
+from trace2skill.workspace import Workspace
+
+N = 50
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    folder = tmp_path / "home"
+    ws = Workspace.open(Home(folder))
+    ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
+    ws.traces.add_many(make_trajectories(N, seed=11, unfixable_every=9))
+    ws.close()
+    return folder
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(server_handler) as s:
+        yield s
+
+
+def _invoke(home: Path, *args: str) -> Any:
+    result = CliRunner().invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
+    return result
+
+
+def _is_merge(req: ServerRequest) -> bool:
+    return "skill editor (merge)" in req.system
+
+
+def test_evolve_over_the_wire_makes_a_version_whose_provenance_names_the_trajectories(
+    home: Path, server: FakeLLMServer
+) -> None:
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+    result = _invoke(home, "evolve", "sheets", "--model", model, "--workers", "32", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded" and report["new_version"] == 2
+    assert report["calls"] == server.count and report["input_tokens"] > 0 and report["cost_usd"] > 0
+    assert report["cached_tokens"] > 0.5 * report["input_tokens"]
+    ws = Workspace.open(Home(home))
+    skill = ws.skills.load("sheets")
+    for line in ("Check the unit of each column", "3. Recompute any total", "Parse dates into ISO form"):
+        assert line in skill.skill_md
+    shown = _invoke(home, "skills", "show", "sheets", "--provenance")
+    assert shown.exit_code == 0
+    failures = {t.id for t in ws.traces.filter(skill="sheets", outcome="failure", limit=None)}
+    successes = {t.id for t in ws.traces.filter(skill="sheets", outcome="success", limit=None)}
+    for entry in ws.skills.head("sheets").provenance:
+        assert entry["edit_id"] in shown.stdout and entry["support"]
+        assert all(tid in shown.stdout for tid in entry["support"])
+        assert set(entry["support"]) <= failures | successes
+    ws.close()
+    markdown = _invoke(home, "runs", "show", report["run_id"])
+    assert "| **total** |" in markdown.stdout and f"{report['calls']} |" in markdown.stdout
+    assert "supported by" in markdown.stdout
+
+
+def test_the_openai_protocol_works_the_same(tmp_path: Path, server: FakeLLMServer) -> None:
+    folder = tmp_path / "h2"
+    ws = Workspace.open(Home(folder))
+    ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
+    ws.traces.add_many(make_trajectories(10, seed=4))
+    ws.close()
+    result = _invoke(folder, "evolve", "sheets", "--model", f"openai:gpt-5-mini@{server.url}/v1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["new_version"] == 2
+
+
+def test_a_run_killed_during_the_merge_resumes_paying_only_for_the_unfinished_work(
+    home: Path, server: FakeLLMServer
+) -> None:
+    merging = threading.Event()
+    hang = True
+
+    def handler(req: ServerRequest) -> Any:
+        if _is_merge(req) and hang:
+            merging.set()
+            return Fault.hang(120)
+        return server_handler(req)
+
+    server.handler = handler
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+    cmd = [sys.executable, "-c", "from trace2skill.cli import cli; cli()", "--home", str(home)]
+    proc = subprocess.Popen(
+        [*cmd, "evolve", "sheets", "--model", model], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert merging.wait(timeout=120), "the run never reached the merge"
+        ws = Workspace.open(Home(home))
+        (run,) = ws.traces.list_runs(skill="sheets")
+        assert len(ws.traces.analyses(run["run_id"])) == N  # saved before the merge started
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert ws.traces.get_run(run["run_id"])["status"] == "running"
+    patches = [p for p in ws.traces.patches(run["run_id"], level=0) if p["edits"]]
+    assert not [r for r in ws.traces.patch_rows(run["run_id"]) if r["level"] > 0]
+    merges = sum(1 for level in tree_shape(len(patches), 5) for group in level if len(group) > 1)
+    ws.close()
+
+    hang = False
+    server.reset()
+    rerun = _invoke(home, "evolve", "sheets", "--model", model, "--json")
+    assert rerun.exit_code == 0, rerun.output
+    report = json.loads(rerun.stdout)
+    assert report["run_id"] == run["run_id"] and report["resumed"] and report["status"] == "succeeded"
+    repairs = sum(1 for r in server.requests if r.system.startswith("You correct the anchors"))
+    assert repairs == 1
+    assert server.count == merges + repairs  # nothing analysed or proposed twice
+    assert all(_is_merge(r) or r.system.startswith("You correct the anchors") for r in server.requests)
+
+
+def test_the_dry_run_estimates_without_calling_the_model(home: Path, server: FakeLLMServer) -> None:
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+    text = _invoke(home, "evolve", "sheets", "--model", model, "--dry-run")
+    assert text.exit_code == 0 and f"{N} trajectories" in text.stdout and "cost:   $" in text.stdout
+    data = json.loads(_invoke(home, "evolve", "sheets", "--model", model, "--dry-run", "--json").stdout)
+    assert data["trajectories"] == N and data["rounds"]["merge"] == 3 and data["cost_usd"] > 0
+    assert server.count == 0
+    assert json.loads(_invoke(home, "runs", "list", "--json").stdout) == []
+
+
+def test_a_budget_stops_the_run_which_is_then_listed_as_failed(home: Path, server: FakeLLMServer) -> None:
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+    result = _invoke(home, "evolve", "sheets", "--model", model, "--budget-usd", "0.05", "--workers", "4")
+    assert result.exit_code == 1
+    assert "budget exceeded" in result.stderr and f"evolve sheets --resume {listed_id(home)}" in result.stderr
+    (listed,) = json.loads(_invoke(home, "runs", "list", "--json").stdout)
+    assert listed["status"] == "failed" and 0.05 <= listed["cost_usd"] < 0.08
+    shown = json.loads(_invoke(home, "runs", "show", listed["run_id"], "--json").stdout)
+    assert shown["saved"]["analyses"] > 0 and shown["status"] == "failed"
+    again = _invoke(home, "evolve", "sheets", "--resume", listed["run_id"])  # the run's budget is spent
+    assert again.exit_code == 1 and "budget exceeded" in again.stderr
+    assert json.loads(_invoke(home, "runs", "show", listed["run_id"], "--json").stdout)["saved"] == shown["saved"]
+    resumed = _invoke(home, "evolve", "sheets", "--resume", listed["run_id"], "--budget-usd", "5", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["status"] == "succeeded"
+
+
+def listed_id(home: Path) -> str:
+    return json.loads(_invoke(home, "runs", "list", "--json").stdout)[0]["run_id"]
+
+
+def test_bad_options_are_one_line_errors(home: Path) -> None:
+    result = _invoke(home, "evolve", "sheets", "--model", "scripted", "--fan-in", "1")
+    assert result.exit_code == 1 and result.stderr.startswith("Error: fan_in")
+    missing = _invoke(home, "evolve", "nosuch", "--model", "scripted")
+    assert missing.exit_code == 1 and "no skill named 'nosuch'" in missing.stderr
+    unknown = _invoke(home, "runs", "show", "r_nope")
+    assert unknown.exit_code == 1 and "no evolution run" in unknown.stderr

@@ -44,6 +44,7 @@ async def test_plain_chat_returns_the_servers_text_and_usage(server, make_llm, p
     seen = server.requests[0]
     assert seen.protocol == protocol and seen.stream is stream
     assert seen.system == "You are terse."
+    assert seen.headers["authorization"] == "Bearer test-key"  # the SDK's own auth headers are sent
     await llm.aclose()
 
 
@@ -51,7 +52,9 @@ async def test_plain_chat_returns_the_servers_text_and_usage(server, make_llm, p
 async def test_tool_calls_come_back_parsed_and_a_tool_result_round_trips(server, make_llm, protocol, stream):
     def handler(req: ServerRequest) -> Reply | str:
         if req.index == 0:
-            return Reply(text="Let me check.", tool_calls=[{"id": "c1", "name": "get_weather", "arguments": {"city": "Oslo"}}])
+            return Reply(
+                text="Let me check.", tool_calls=[{"id": "c1", "name": "get_weather", "arguments": {"city": "Oslo"}}]
+            )
         return "It is cold in Oslo."
 
     server.handler = handler

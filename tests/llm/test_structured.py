@@ -53,7 +53,9 @@ async def test_a_schema_violation_is_repaired_with_the_field_errors_fed_back(ser
 async def test_malformed_twice_raises_a_precise_provider_error_after_exactly_two_calls(server, make_llm, protocol):
     server.script(Fault.malformed(), Fault.malformed())
     llm = make_llm(protocol)
-    with pytest.raises(ProviderError, match=r"gave no valid Finding after one repair round: the answer is not valid JSON"):
+    with pytest.raises(
+        ProviderError, match=r"gave no valid Finding after one repair round: the answer is not valid JSON"
+    ):
         await llm.structured(REQUEST, Finding)
     assert server.count == 2
     await llm.aclose()

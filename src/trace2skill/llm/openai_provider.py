@@ -23,6 +23,7 @@ from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCa
 __all__ = ["OpenAIProvider"]
 
 FORMAT_MODES = ("json_schema", "json_object", "prompt")
+_BEARER: Any = {"security": {"bearer_auth": True}}  # what `chat.completions.create` passes for auth
 
 
 class OpenAIProvider(Provider):
@@ -152,9 +153,13 @@ class OpenAIProvider(Provider):
         try:
             if self.stream:
                 async with client.chat.completions.stream(**params) as events:
-                    completion = await events.get_final_completion()
+                    completion = (await events.get_final_completion()).model_dump(mode="json")
             else:
-                completion = await client.chat.completions.create(**params)
+                # The SDK's generic request path (auth, headers, error mapping, timeouts) with the body we
+                # built and the JSON read here: skips the SDK's typed-parameter transform, which alone costs
+                # more CPU than the rest of the call (see benchmarks/llm_layer.py).
+                raw = await client.post("/chat/completions", body=params, cast_to=httpx2.Response, options=_BEARER)
+                completion = raw.json()
         except openai.BadRequestError:
             raise
         except openai.APIStatusError as e:
@@ -165,38 +170,43 @@ class OpenAIProvider(Provider):
             raise RetryableError(f"openai connection failed: {e.__cause__ or e}") from e
         except (ValueError, openai.OpenAIError) as e:
             raise RetryableError(f"openai returned an unreadable response: {e}") from e
-        return self.to_response(completion)
+        try:
+            return self.to_response(completion)
+        except (KeyError, TypeError, AttributeError, IndexError) as e:
+            raise RetryableError(f"openai returned an unexpected completion shape: {e!r}") from e
 
-    def to_response(self, completion: Any) -> ChatResponse:
-        if not completion.choices:
+    def to_response(self, completion: dict[str, Any]) -> ChatResponse:
+        """A chat completion (as JSON) to a ChatResponse."""
+        if not completion.get("choices"):
             raise RetryableError("openai returned no choices")
-        choice = completion.choices[0]
-        message = choice.message
+        choice = completion["choices"][0]
+        message = choice["message"]
         calls = []
-        for call in message.tool_calls or []:
-            raw = call.function.arguments or ""
+        for call in message.get("tool_calls") or []:
+            fn = call["function"]
+            raw = fn.get("arguments") or ""
             try:
                 args: dict[str, Any] | str = json.loads(raw) if raw else {}
             except ValueError:
                 args = raw
-            calls.append(ToolCall(id=call.id, name=call.function.name, arguments=args))
+            calls.append(ToolCall(id=call["id"], name=fn["name"], arguments=args))
         usage = Usage()
-        u = completion.usage
-        if u is not None:
-            details = u.prompt_tokens_details
+        u = completion.get("usage")
+        if u:
+            details = u.get("prompt_tokens_details") or {}
             usage = Usage(
-                input_tokens=u.prompt_tokens or 0,
-                output_tokens=u.completion_tokens or 0,
-                cached_tokens=(details.cached_tokens or 0) if details else 0,
-                cache_write_tokens=(getattr(details, "cache_write_tokens", None) or 0) if details else 0,
+                input_tokens=u.get("prompt_tokens") or 0,
+                output_tokens=u.get("completion_tokens") or 0,
+                cached_tokens=details.get("cached_tokens") or 0,
+                cache_write_tokens=details.get("cache_write_tokens") or 0,
             )
         return ChatResponse(
-            text=message.content or "",
+            text=message.get("content") or "",
             tool_calls=calls,
             usage=usage,
-            model=completion.model or self.model,
+            model=completion.get("model") or self.model,
             provider=self.name,
-            stop_reason=choice.finish_reason,
+            stop_reason=choice.get("finish_reason"),
         )
 
     async def aclose(self) -> None:

@@ -73,7 +73,8 @@ class PriceTable:
     """Looks a model up by `provider:model`, then bare `model`, then the longest dated-name prefix."""
 
     def __init__(self, prices: Mapping[str, Price] | None = None) -> None:
-        self.prices: dict[str, Price] = dict(BUILTIN_PRICES if prices is None else prices)
+        self.builtin: dict[str, Price] = dict(BUILTIN_PRICES if prices is None else prices)
+        self.user: dict[str, Price] = {}  # consulted first: a user's bare `model` beats a built-in `provider:model`
         self._found: dict[tuple[str, str], Price | None] = {}
         self._warned: set[tuple[str, str]] = set()
 
@@ -97,10 +98,10 @@ class PriceTable:
             raise InvalidInput("a price table is a JSON object of model -> {input, output, ...}")
         for key, value in source.items():
             if isinstance(value, Price):
-                self.prices[key] = value
+                self.user[key] = value
                 continue
             try:
-                self.prices[key] = Price(
+                self.user[key] = Price(
                     input=float(value["input"]),
                     output=float(value["output"]),
                     cached_input=None if value.get("cached_input") is None else float(value["cached_input"]),
@@ -119,11 +120,20 @@ class PriceTable:
         return self._found[key]
 
     def _lookup(self, provider: str, model: str) -> Price | None:
-        for name in (f"{provider}:{model}", model):
-            if name in self.prices:
-                return self.prices[name]
+        for layer in (self.user, self.builtin):
+            found = self._exact(layer, provider, model) or self._prefix(layer, provider, model)
+            if found is not None:
+                return found
+        return None
+
+    @staticmethod
+    def _exact(layer: dict[str, Price], provider: str, model: str) -> Price | None:
+        return layer.get(f"{provider}:{model}") or layer.get(model)
+
+    @staticmethod
+    def _prefix(layer: dict[str, Price], provider: str, model: str) -> Price | None:
         best: tuple[int, Price] | None = None
-        for name, price in self.prices.items():
+        for name, price in layer.items():
             bare = name.split(":", 1)[1] if name.startswith(f"{provider}:") else name
             if ":" in bare:
                 continue

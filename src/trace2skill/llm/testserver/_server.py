@@ -106,12 +106,25 @@ class FakeLLMServer:
             self.busy_s = 0.0
             self.first_start: float | None = None
             self.last_end: float | None = None
+            self.last_start: float | None = None
+            self.first_at_max: float | None = None
+            self._spans: list[tuple[float, float]] = []
             self._seen_prefixes = set()
 
     def stats(self) -> dict[str, Any]:
-        """Counts and concurrency: `mean_in_flight` is Σ request durations / (last end - first start)."""
+        """Counts and concurrency.
+
+        `mean_in_flight` is Σ request durations / (last end - first start): the whole run, ramp-up
+        and drain included. `steady_mean_in_flight` is the same over the steady window, from the
+        moment the peak was first reached to the last arrival (after which the run only drains).
+        """
         with self._lock:
             span = (self.last_end - self.first_start) if self.first_start and self.last_end else 0.0
+            steady = 0.0
+            if self.first_at_max is not None and self.last_start is not None and self.last_start > self.first_at_max:
+                lo, hi = self.first_at_max, self.last_start
+                covered = sum(max(0.0, min(end, hi) - max(start, lo)) for start, end in self._spans)
+                steady = covered / (hi - lo)
             return {
                 "requests": self._count,
                 "in_flight": self.in_flight,
@@ -119,6 +132,8 @@ class FakeLLMServer:
                 "busy_s": self.busy_s,
                 "span_s": span,
                 "mean_in_flight": self.busy_s / span if span > 0 else 0.0,
+                "steady_mean_in_flight": steady,
+                "server_cpu_s": time.process_time(),
             }
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -205,9 +220,12 @@ class FakeLLMServer:
             self._count += 1
             index = self._count - 1
             self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.in_flight > self.max_in_flight:
+                self.max_in_flight = self.in_flight
+                self.first_at_max = start
             if self.first_start is None:
                 self.first_start = start
+            self.last_start = start
         try:
             return await self._answer(protocol, request, start, index)
         finally:
@@ -216,6 +234,7 @@ class FakeLLMServer:
                 self.in_flight -= 1
                 self.busy_s += end - start
                 self.last_end = end
+                self._spans.append((start, end))
 
     async def _answer(self, protocol: str, request: Request, start: float, index: int) -> Response:
         wire: Any = _anthropic if protocol == "anthropic" else _openai

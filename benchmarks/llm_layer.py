@@ -1,0 +1,281 @@
+"""Benchmark of the LLM layer: client CPU per call, and achieved concurrency under latency.
+
+1. CPU per call: N calls (16 in flight) against the fake server running in its own process with no
+   latency, so only the client's work is measured (time.process_time in this process). Side by
+   side: raw httpx2 posts (the floor), the SDK called directly, and the full layer (SDK + retries,
+   budget, prices, accounting, call log batched into a real SQLite file), with and without the
+   response cache. Target: <= 2 ms per call through the layer.
+2. Concurrency: the layer with concurrency=64 against a server adding 200 ms to every answer; the
+   server's own in-flight integral (sum of request durations / span) gives the mean in flight.
+   Target: >= 0.9 * 64.
+
+    python benchmarks/llm_layer.py [--quick] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+
+from trace2skill.llm import LLM, Budget, ChatMessage, ChatRequest, Price, PriceTable, RetryPolicy
+from trace2skill.llm.anthropic_provider import AnthropicProvider
+from trace2skill.llm.openai_provider import OpenAIProvider
+
+SYSTEM = ("You are an analyst. The skill under study follows.\n" + "## Section\nDo the thing carefully. " * 300)[:8000]
+USER = ("Trajectory: step 1 ran `python inspect.py` and failed with KeyError 'Sheet1'. " * 100)[:8000]
+PRICES = PriceTable({"anthropic:bench": Price(3, 15, 0.3, 3.75), "openai:bench": Price(1, 4, 0.25)})
+
+
+@contextmanager
+def server_process(latency: float) -> Any:
+    """The fake server in its own process, so its CPU is not counted against the client."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trace2skill.llm.testserver", "--port", "0", "--latency", str(latency), "--no-record",
+         "--handler", "trace2skill.llm.testserver.handlers:ok"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        if not url.startswith("http"):
+            raise RuntimeError("fake server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def server_call(url: str, path: str, method: str = "GET") -> dict[str, Any]:
+    with urllib.request.urlopen(urllib.request.Request(url + path, method=method)) as r:
+        return json.load(r)
+
+
+def sqlite_sink(path: Path) -> Callable[[list[dict[str, Any]]], None]:
+    """The trace store's `log_calls` when present; else an equivalent one-transaction-per-batch SQLite writer."""
+    try:
+        from trace2skill.store import TraceStore, open_database
+
+        return TraceStore(open_database(path)).log_calls
+    except ImportError:
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE llm_calls (record TEXT)")
+
+        def write(records: list[dict[str, Any]]) -> None:
+            with db:
+                db.executemany("INSERT INTO llm_calls VALUES (?)", [(json.dumps(r),) for r in records])
+
+        return write
+
+
+async def run_calls(call: Callable[[int], Awaitable[Any]], n: int, in_flight: int) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) for n calls with `in_flight` workers."""
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            await call(i)
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def request(i: int, protocol: str) -> ChatRequest:
+    return ChatRequest(
+        model="bench",
+        system=SYSTEM,
+        messages=[ChatMessage(role="user", content=f"{i}: {USER}")],
+        max_tokens=256,
+        purpose="bench",
+        run_id="bench",
+    )
+
+
+async def cpu_rows(url: str, n: int, tmp: Path, profile: bool) -> tuple[list[dict[str, Any]], str]:
+    rows: list[dict[str, Any]] = []
+    profile_text = ""
+    warm = max(50, n // 10)
+
+    async def measure(name: str, protocol: str, call: Callable[[int], Awaitable[Any]]) -> None:
+        await run_calls(call, warm, 16)
+        cpu, wall = await run_calls(lambda i: call(i + warm), n, 16)
+        rows.append({"path": name, "protocol": protocol, "calls": n, "cpu_ms": cpu / n * 1000, "calls_per_s": n / wall})
+
+    http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=64, max_keepalive_connections=64))
+    body_a = {"model": "bench", "max_tokens": 256, "system": SYSTEM}
+    body_o = {"model": "bench", "max_tokens": 256}
+
+    async def raw_anthropic(i: int) -> None:
+        r = await http.post(
+            url + "/v1/messages", json={**body_a, "messages": [{"role": "user", "content": f"{i}: {USER}"}]}
+        )
+        r.json()
+
+    async def raw_openai(i: int) -> None:
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{i}: {USER}"}]
+        r = await http.post(url + "/v1/chat/completions", json={**body_o, "messages": messages})
+        r.json()
+
+    sdk_a = anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0, open_telemetry=False)
+    sdk_o = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+
+    async def direct_anthropic(i: int) -> None:
+        await sdk_a.messages.create(
+            model="bench", max_tokens=256, system=SYSTEM, messages=[{"role": "user", "content": f"{i}: {USER}"}]
+        )
+
+    async def direct_openai(i: int) -> None:
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{i}: {USER}"}]
+        await sdk_o.chat.completions.create(model="bench", max_tokens=256, messages=messages)
+
+    def layer(protocol: str, cache: bool) -> LLM:
+        provider = (
+            AnthropicProvider("bench", base_url=url, api_key="k")
+            if protocol == "anthropic"
+            else OpenAIProvider("bench", base_url=url + "/v1", api_key="k")
+        )
+        return LLM(
+            provider,
+            concurrency=64,
+            retry=RetryPolicy(),
+            budget=Budget(usd=1e9),
+            prices=PRICES,
+            call_log=sqlite_sink(tmp / f"calls-{protocol}-{cache}.db"),
+            cache=tmp / f"cache-{protocol}" if cache else None,
+        )
+
+    for protocol, raw, direct in (
+        ("anthropic", raw_anthropic, direct_anthropic),
+        ("openai", raw_openai, direct_openai),
+    ):
+        await measure("raw httpx2 post", protocol, raw)
+        await measure("SDK direct", protocol, direct)
+        llm = layer(protocol, cache=False)
+        await measure("LLM layer + call log", protocol, lambda i, llm=llm, p=protocol: llm.chat(request(i, p)))
+        if profile and protocol == "anthropic":
+            prof = cProfile.Profile()
+            prof.enable()
+            await run_calls(lambda i, llm=llm: llm.chat(request(10**6 + i, "anthropic")), n, 16)
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(30)
+            profile_text = out.getvalue()
+        await llm.aclose()
+        llm = layer(protocol, cache=True)
+        await measure("LLM layer + call log + cache", protocol, lambda i, llm=llm, p=protocol: llm.chat(request(i, p)))
+        await llm.aclose()
+    await http.aclose()
+    await sdk_a.close()
+    await sdk_o.close()
+    return rows, profile_text
+
+
+async def concurrency_row(url: str, calls: int, limit: int, protocol: str) -> dict[str, Any]:
+    provider = (
+        AnthropicProvider("bench", base_url=url, api_key="k")
+        if protocol == "anthropic"
+        else OpenAIProvider("bench", base_url=url + "/v1", api_key="k")
+    )
+    llm = LLM(provider, concurrency=limit, prices=PRICES)
+    await asyncio.gather(*(llm.chat(request(i, protocol)) for i in range(limit)))  # warm the connection pool
+    server_call(url, "/_reset", "POST")
+    server_cpu = server_call(url, "/_stats")["server_cpu_s"]
+    wall = time.perf_counter()
+    responses = await asyncio.gather(*(llm.chat(request(i, protocol)) for i in range(calls)))
+    wall = time.perf_counter() - wall
+    stats = server_call(url, "/_stats")
+    await llm.aclose()
+    return {
+        "protocol": protocol,
+        "calls": calls,
+        "limit": limit,
+        "server_mean_in_flight": stats["mean_in_flight"],
+        "steady_mean_in_flight": stats["steady_mean_in_flight"],
+        "server_cpu_ms": (stats["server_cpu_s"] - server_cpu) / calls * 1000,
+        "server_max_in_flight": stats["max_in_flight"],
+        "client_latency_over_wall": sum(r.latency_s for r in responses) / wall,
+        "wall_s": wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer calls (under a minute)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the layer's hot path")
+    parser.add_argument("--calls", type=int, default=None)
+    args = parser.parse_args()
+    n = args.calls or (400 if args.quick else 3000)
+    concurrent_calls = 64 * (10 if args.quick else 30)
+    load = os.getloadavg()
+
+    with tempfile.TemporaryDirectory() as tmp, server_process(0.0) as url:
+        rows, profile_text = asyncio.run(cpu_rows(url, n, Path(tmp), args.profile))
+    with server_process(0.2) as url:
+        conc = [asyncio.run(concurrency_row(url, concurrent_calls, 64, p)) for p in ("anthropic", "openai")]
+
+    print(f"# LLM layer benchmark (2-core machine shared with other work; load avg {load[0]:.1f} at start)")
+    print(f"# request: {len(SYSTEM)} B system + {len(USER)} B user message; 16 calls in flight\n")
+    head = ["path", "protocol", "calls", "client CPU ms/call", "vs raw httpx2", "calls/s"]
+    widths = [30, 9, 6, 18, 13, 8]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    floor = {r["protocol"]: r["cpu_ms"] for r in rows if r["path"] == "raw httpx2 post"}
+    for r in rows:
+        ratio = r["cpu_ms"] / floor[r["protocol"]]
+        print(
+            f"| {r['path']:<30} | {r['protocol']:<9} | {r['calls']:>6} | {r['cpu_ms']:>18.3f} | {ratio:>12.2f}x "
+            f"| {r['calls_per_s']:>8.0f} |"
+        )
+    print()
+    print("# concurrency: limit 64, 200 ms added by the server to every answer")
+    head = ["protocol", "calls", "mean in flight (whole run)", "ratio", "steady mean in flight", "ratio", "max",
+            "Σlatency/wall", "server CPU ms/req"]  # fmt: skip
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("-" * (len(h) + 2) for h in head) + "|")
+    for c in conc:
+        cells = [
+            c["protocol"], str(c["calls"]), f"{c['server_mean_in_flight']:.1f}",
+            f"{c['server_mean_in_flight'] / c['limit']:.2f}", f"{c['steady_mean_in_flight']:.1f}",
+            f"{c['steady_mean_in_flight'] / c['limit']:.2f}", str(c["server_max_in_flight"]),
+            f"{c['client_latency_over_wall']:.1f}", f"{c['server_cpu_ms']:.2f}",
+        ]  # fmt: skip
+        print("| " + " | ".join(cell.rjust(len(h)) for cell, h in zip(cells, head, strict=True)) + " |")
+    if profile_text:
+        print("\n# cProfile of the layer (anthropic), cumulative\n" + profile_text)
+    layer = {r["protocol"]: r["cpu_ms"] for r in rows if r["path"] == "LLM layer + call log"}
+    cached = {r["protocol"]: r["cpu_ms"] for r in rows if r["path"] == "LLM layer + call log + cache"}
+    whole = min(c["server_mean_in_flight"] / c["limit"] for c in conc)
+    steady = min(c["steady_mean_in_flight"] / c["limit"] for c in conc)
+    print(
+        f"RESULT cpu_ms_per_call_anthropic={layer['anthropic']:.3f} cpu_ms_per_call_openai={layer['openai']:.3f} "
+        f"cpu_ms_per_call_with_cache_anthropic={cached['anthropic']:.3f} "
+        f"cpu_ms_per_call_with_cache_openai={cached['openai']:.3f} "
+        f"cpu_target_ms=2.0 cpu_ok={max(layer.values()) <= 2.0} "
+        f"steady_in_flight_anthropic={conc[0]['steady_mean_in_flight']:.1f} "
+        f"steady_in_flight_openai={conc[1]['steady_mean_in_flight']:.1f} concurrency_limit=64 "
+        f"concurrency_ratio_steady={steady:.3f} concurrency_ratio_whole_run={whole:.3f} concurrency_ok={steady >= 0.9}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -194,4 +194,15 @@ def test_budget_rejects_negative_limits():
         Budget(tokens=-5)
 
 
-_: Callable[..., Any] = ask
+def test_the_call_log_also_flushes_when_its_interval_has_passed():
+    from trace2skill.llm import CallLogBuffer
+
+    batches: list[int] = []
+    steady = CallLogBuffer(lambda records: batches.append(len(records)), flush_every=100, flush_interval=3600)
+    for i in range(3):
+        steady.add({"i": i})
+    assert batches == [] and steady.pending == 3
+    eager = CallLogBuffer(lambda records: batches.append(len(records)), flush_every=100, flush_interval=0)
+    eager.add({"i": 0})
+    eager.add({"i": 1})
+    assert batches == [1, 1]

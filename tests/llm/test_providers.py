@@ -147,3 +147,11 @@ async def test_the_sdk_clients_work_directly_against_the_server_sync_and_streami
         assert completion.usage.completion_tokens > 0
         client.close()
         oclient.close()
+
+
+async def test_a_very_long_anthropic_answer_is_streamed_to_stay_within_the_response_time_limit(server, make_llm):
+    llm = make_llm("anthropic")
+    await llm.chat(ask("write a book", max_tokens=32_000))
+    await llm.chat(ask("write a line", max_tokens=100))
+    assert [r.stream for r in server.requests] == [True, False]
+    await llm.aclose()

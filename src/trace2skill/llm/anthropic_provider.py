@@ -21,6 +21,10 @@ from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCa
 
 __all__ = ["AnthropicProvider"]
 
+# Above this, a non-streamed answer may take longer than the API's 10-minute limit for one response
+# (the SDK's own rule: 128k tokens an hour), so the call streams instead.
+STREAM_ABOVE_MAX_TOKENS = 21_333
+
 ANSWER_TOOL_DESCRIPTION = "Give your final answer by calling this tool with arguments that match its schema."
 
 
@@ -108,7 +112,7 @@ class AnthropicProvider(Provider):
         params = self.params(request)
         client = self.client()
         try:
-            if self.stream:
+            if self.stream or request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
                 async with client.messages.stream(**params) as events:
                     message = (await events.get_final_message()).model_dump(mode="json")
             else:

@@ -65,6 +65,14 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _refs(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {k: ref[k] for k in ("session_id", "trajectory_path") if k in ref}
+        for ref in result.get("subagent_trajectory_ref") or []
+        if isinstance(ref, dict)
+    ]
+
+
 def _convert(doc: dict[str, Any], source: str, path: Path) -> Draft:
     messages: list[dict[str, Any]] = []
     refs: list[dict[str, Any]] = []
@@ -77,6 +85,9 @@ def _convert(doc: dict[str, Any], source: str, path: Path) -> Draft:
         if role in ("system", "user"):
             if text.strip():
                 messages.append(message(role, [text_part(text)], stamp))
+            for result in (step.get("observation") or {}).get("results") or []:
+                if isinstance(result, dict):
+                    refs.extend(_refs(result))
             continue
         parts: list[dict[str, Any]] = []
         if isinstance(step.get("reasoning_content"), str) and step["reasoning_content"].strip():
@@ -94,9 +105,7 @@ def _convert(doc: dict[str, Any], source: str, path: Path) -> Draft:
         for result in (step.get("observation") or {}).get("results") or []:
             if not isinstance(result, dict):
                 continue
-            for ref in result.get("subagent_trajectory_ref") or []:
-                if isinstance(ref, dict):
-                    refs.append({k: ref[k] for k in ("session_id", "trajectory_path") if k in ref})
+            refs.extend(_refs(result))
             content = _text(result.get("content"))
             call_id = result.get("source_call_id")
             if call_id is None and unpaired:

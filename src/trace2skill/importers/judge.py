@@ -105,7 +105,7 @@ async def judge_trajectory(llm: Any, t: Trajectory, model: str) -> OutcomeModel:
         status=verdict.status,
         score=verdict.score,
         feedback=verdict.feedback,
-        judged_by=f"model:{model}"[:200],
+        judged_by=f"model:{model.split('@', 1)[0]}"[:200],
     )
 
 

@@ -442,16 +442,7 @@ def _assemble(path: Path, key: str, spans: list[Span], extras: dict[str, Any]) -
             agent_input = agent_input or _first(a, "input.value")
             agent_output = _first(a, "output.value") or agent_output
         if span.is_llm:
-            for src, dst in (
-                ("gen_ai.usage.input_tokens", "input_tokens"),
-                ("gen_ai.usage.output_tokens", "output_tokens"),
-                ("llm.token_count.prompt", "input_tokens"),
-                ("llm.token_count.completion", "output_tokens"),
-            ):
-                if isinstance(a.get(src), int | float) and not (
-                    dst in ("input_tokens", "output_tokens") and src.startswith("llm.") and "gen_ai.usage." + dst in a
-                ):
-                    usage[dst] += int(a[src])
+            usage.update(_usage(a))
             asm.llm(_inputs(span), _outputs(span))
         elif span.is_tool:
             asm.tool(span)
@@ -512,6 +503,19 @@ def _assemble(path: Path, key: str, spans: list[Span], extras: dict[str, Any]) -
         id=stable_id("otel", ident) if ident_ok else None,
         created_at=metadata.get("started_at"),
     )
+
+
+def _usage(a: dict[str, Any]) -> dict[str, int]:
+    """Token counts of one model span: GenAI names first, OpenInference's when those are absent."""
+    out = {}
+    for dst, keys in (
+        ("input_tokens", ("gen_ai.usage.input_tokens", "llm.token_count.prompt")),
+        ("output_tokens", ("gen_ai.usage.output_tokens", "llm.token_count.completion")),
+    ):
+        value = _first(a, *keys)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[dst] = int(value)
+    return out
 
 
 def _first(attributes: dict[str, Any], *keys: str) -> Any:

@@ -127,7 +127,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "url_password",
-        r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]+:(?P<secret>[^\s@/\"'<>]+)@(?=[^\s@])",
+        r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]*:(?P<secret>[^\s@/\"'<>]+)@(?=[^\s@])",
         "://",
     ),
     _rule(
@@ -145,7 +145,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "secret_assignment",
-        r"(?m)^\s*(?:export\s+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|API_?KEY|TOKEN|PRIVATE_KEY|CREDENTIALS?)"
+        r"(?m)(?:^|(?<=[\s;&|]))(?:export\s+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|API_?KEY|TOKEN|PRIVATE_KEY|CREDENTIALS?)"
         r"[A-Z0-9_]*\s*=\s*(?P<secret>(?![$<{%\[\"'(`])(?=[^\s\"'#]*[A-Za-z])(?!(?i:true|false|null|none)\b)"
         r"[^\s\"'#]{6,})(?=\s|$)",
         "pass",

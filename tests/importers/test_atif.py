@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def test_atif_steps_map_to_messages_with_results_paired(traces: Path, imported: Any, ids: Any) -> None:
+    folder = traces / "harbor_atif"
+    for path in sorted(folder.rglob("*.json")):
+        doc = json.loads(path.read_text())
+        (t,) = imported(path)
+        expected_calls = sum(len(s.get("tool_calls") or []) for s in doc["steps"])
+        assert len(t.tool_calls) == expected_calls, path.name
+        call_ids, result_ids = ids(t)
+        assert result_ids <= call_ids, path.name
+        assert t.metadata["schema_version"] == "ATIF-v1.5"
+
+
+def test_parser_feedback_without_a_call_becomes_a_user_message(traces: Path, imported: Any) -> None:
+    (t,) = imported(traces / "harbor_atif" / "harbor_terminus2_hello-world-invalid-json.trajectory.json")
+    feedback = [m.text for m in t.messages if m.role == "user" and "parsing errors" in m.text]
+    assert len(feedback) == 1
+    assert t.metadata["model"] == "openai/gpt-4o" and t.metadata["usage"]["total_cost_usd"] > 0
+
+
+def test_subagent_references_are_listed(traces: Path, imported: Any) -> None:
+    (t,) = imported(traces / "harbor_atif" / "terminus2_context-summarization" / "trajectory.json")
+    paths = [r["trajectory_path"] for r in t.metadata["subagent_refs"]]
+    assert paths == [
+        "trajectory.summarization-1-summary.json",
+        "trajectory.summarization-1-questions.json",
+        "trajectory.summarization-1-answers.json",
+    ]

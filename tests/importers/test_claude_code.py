@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from trace2skill.importers.limits import MARKER
+from trace2skill.models import LIMITS, ReasoningPart, TextPart
+
+
+def scan(path: Path) -> dict[str, Any]:
+    """What the raw transcript holds, counted independently of the importer."""
+    msg_ids, calls, results, errors, user_texts = set(), set(), 0, 0, 0
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        message = record.get("message")
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else []
+        if record.get("type") == "assistant":
+            msg_ids.add(message["id"])
+            calls |= {b["id"] for b in blocks if b.get("type") == "tool_use"}
+        elif record.get("type") == "user" and not record.get("isMeta"):
+            tool_results = [b for b in blocks if b.get("type") == "tool_result"]
+            results += len(tool_results)
+            errors += sum(1 for b in tool_results if b.get("is_error"))
+            if isinstance(content, str) or any(b.get("type") == "text" for b in blocks):
+                user_texts += 1
+    return {"assistant": len(msg_ids), "calls": calls, "results": results, "errors": errors, "users": user_texts}
+
+
+def roles(t: Any) -> Counter[str]:
+    return Counter(m.role for m in t.messages)
+
+
+def test_every_real_main_session_matches_what_the_transcript_holds(traces: Path, imported: Any, ids: Any) -> None:
+    for name in (
+        "drmaciver_coverage-test-fix.jsonl",
+        "drmaciver_python-to-rust-port.jsonl",
+        "codemie_session-9eda1058.jsonl",
+        "codemie_tmp-private/4c2ddfdc-b619-4525-8d03-1950fb1b0257.jsonl",
+    ):
+        path = traces / "claude_code" / name
+        expected = scan(path)
+        (t,) = imported(path, "claude-code")
+        assert roles(t)["assistant"] == expected["assistant"], name
+        assert roles(t)["user"] == expected["users"], name
+        call_ids, result_ids = ids(t)
+        assert call_ids == expected["calls"], name
+        assert len(t.tool_results) == expected["results"], name
+        assert call_ids == result_ids, f"{name}: every tool call is paired with its result"
+        assert sum(r.is_error for r in t.tool_results) == expected["errors"], name
+        assert t.metadata["source_format"] == "claude-code" and t.metadata["session_id"] in t.id
+
+
+def test_a_failed_bash_command_stays_an_error_result(traces: Path, imported: Any) -> None:
+    (t,) = imported(traces / "claude_code" / "drmaciver_coverage-test-fix.jsonl")
+    (error,) = [r for r in t.tool_results if r.is_error]
+    assert error.output.startswith("Exit code 1")
+    assert t.task.startswith("Add a function called multiply_numbers")
+    assert t.final_answer and "gitignore" in t.final_answer
+    assert t.metadata["skipped_records"] == {"meta": 2}  # the two Stop-hook feedback lines
+
+
+def test_a_rejected_tool_use_and_the_interrupt_are_kept(traces: Path, imported: Any) -> None:
+    (t,) = imported(traces / "claude_code" / "codemie_session-9eda1058.jsonl")
+    (rejected,) = [r for r in t.tool_results if r.is_error]
+    assert "doesn't want to proceed" in rejected.output
+    texts = [m.text for m in t.messages if m.role == "user"]
+    assert texts[1].startswith("[Request interrupted by user")
+    assert any(isinstance(p, ReasoningPart) for m in t.messages for p in m.content)  # thinking blocks
+    assert t.metadata["subagents"] == ["a693a87", "a46b9c3"]  # the two Task runs
+    assert t.metadata["skipped_records"]["file-history-snapshot"] == 2
+
+
+def test_tool_use_counts_of_the_long_port_session_match_the_readme(traces: Path, imported: Any) -> None:
+    (t,) = imported(traces / "claude_code" / "drmaciver_python-to-rust-port.jsonl")
+    names = Counter(c.name for c in t.tool_calls)
+    assert (names["TodoWrite"], names["Bash"], names["Write"], names["Task"]) == (10, 16, 7, 1)
+    assert not any(r.is_error for r in t.tool_results)
+
+
+def test_old_layout_sidechain_files_are_their_own_linked_trajectories(traces: Path, imported: Any) -> None:
+    folder = traces / "claude_code" / "codemie_tmp-private"
+    main = "4c2ddfdc-b619-4525-8d03-1950fb1b0257"
+    for name in ("agent-36541525.jsonl", "agent-50243ee8.jsonl"):
+        (t,) = imported(folder / name)
+        assert t.task == "Warmup"
+        assert [m.role for m in t.messages] == ["user", "assistant"]
+        assert t.metadata["subagent"] is True
+        assert t.metadata["parent_session_id"] == main
+        assert t.metadata["agent_id"] == name.removeprefix("agent-").removesuffix(".jsonl")
+        assert t.id != f"claude-code:{main}"
+    (bedrock,) = imported(folder / "agent-50243ee8.jsonl")
+    assert "haiku" in bedrock.metadata["model"]
+
+
+def test_new_layout_subagent_merges_parallel_calls_and_skips_progress(traces: Path, imported: Any, ids: Any) -> None:
+    (t,) = imported(traces / "claude_code" / "spotter_subagents" / "ae4a77f8_agent-aac57f5.jsonl")
+    names = Counter(c.name for c in t.tool_calls)
+    assert names == {"WebSearch": 6, "WebFetch": 6}
+    call_ids, result_ids = ids(t)
+    assert call_ids == result_ids
+    # six parallel calls written one per line (some after their siblings' results) form one message each
+    assert [m.role for m in t.messages] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert t.metadata["skipped_records"] == {"progress": 12}
+    assert t.metadata["subagent"] is True and t.metadata["agent_id"] == "aac57f5"
+
+
+def test_a_compaction_sidechain_imports_its_summary(traces: Path, imported: Any) -> None:
+    (t,) = imported(traces / "claude_code" / "spotter_subagents" / "4d5611e5_agent-acompact-e1f845.jsonl")
+    assert [m.role for m in t.messages] == ["user", "assistant"]
+    assert t.task.startswith("Your task is to create a detailed summary")
+    assert t.metadata["skipped_records"]["meta"] == 3
+
+
+def test_stream_json_output_imports_with_the_task_marked_missing(traces: Path, imported: Any, ids: Any) -> None:
+    (t,) = imported(traces / "claude_code" / "claude-code-action_sample-turns.sdk.json")
+    call_ids, result_ids = ids(t)
+    assert call_ids == result_ids == {"tool_call_1", "tool_call_2", "tool_call_3"}
+    assert t.metadata["task_missing"] is True
+    assert t.task.startswith("[no user request recorded in this claude-code log]")
+    assert t.final_answer and t.final_answer.startswith("Successfully removed debug print")
+    assert t.metadata["result"]["total_cost_usd"] == 0.0347
+
+
+def test_the_kept_branch_is_followed_and_the_abandoned_one_dropped(fixtures: Path, load: Any) -> None:
+    items = load(fixtures / "claude_code_branches.jsonl")
+    main = next(i.trajectory for i in items if i.trajectory and not i.trajectory.metadata.get("subagent"))
+    texts = "\n".join(p.text for m in main.messages for p in m.content if isinstance(p, TextPart))
+    assert "rewrite the whole file" not in texts
+    assert [c.name for c in main.tool_calls] == ["Read", "Bash", "Skill", "Edit"]
+    assert main.metadata["branch_records_dropped"] == 2
+    assert [m.role for m in main.messages] == [
+        "user",
+        "assistant",
+        "tool",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+    # the parallel result hanging off a sibling line is still paired
+    assert {r.tool_call_id for r in main.tool_results} == {c.id for c in main.tool_calls}
+    assert [r.is_error for r in main.tool_results] == [False, True, False, False]
+
+
+def test_compaction_meta_lines_and_local_command_output_are_skipped(fixtures: Path, load: Any) -> None:
+    items = load(fixtures / "claude_code_branches.jsonl")
+    main = next(i.trajectory for i in items if i.trajectory and not i.trajectory.metadata.get("subagent"))
+    texts = [m.text for m in main.messages if m.role == "user"]
+    assert not any("continued from a previous conversation" in t or "local-command" in t for t in texts)
+    assert not any("Base directory for this skill" in t for t in texts)
+    assert main.messages[-1].text == "Fixed add(); the test passes now."  # reached across the compact boundary
+    assert main.metadata["title"] == "Fix add() in calc.py"
+
+
+def test_a_loaded_skill_is_noted_and_set(fixtures: Path, load: Any) -> None:
+    items = load(fixtures / "claude_code_branches.jsonl")
+    main = next(i.trajectory for i in items if i.trajectory and not i.trajectory.metadata.get("subagent"))
+    assert main.metadata["skills_loaded"] == ["python-testing"]
+    assert main.skill == "python-testing"
+
+
+def test_inline_sidechain_records_become_a_linked_subagent_run(fixtures: Path, load: Any) -> None:
+    items = load(fixtures / "claude_code_branches.jsonl")
+    (side,) = [i.trajectory for i in items if i.trajectory and i.trajectory.metadata.get("subagent")]
+    assert side.task == "Find every caller of add()"
+    assert side.metadata["parent_session_id"] == "5e1f0c2a-0000-4000-8000-000000000001"
+
+
+def test_malformed_lines_are_named_and_the_rest_imports(fixtures: Path, load: Any) -> None:
+    items = load(fixtures / "claude_code_branches.jsonl")
+    errors = sorted((i.source.rsplit(":", 1)[1], i.error) for i in items if i.error)
+    assert errors[0][0] == "19" and errors[0][1].startswith("invalid JSON")
+    assert errors[1][0] == "20" and "without a message object" in errors[1][1]
+    assert sum(1 for i in items if i.trajectory) == 2
+
+
+def test_a_secret_in_the_transcript_is_redacted_before_storing(fixtures: Path, load: Any) -> None:
+    items = load(fixtures / "claude_code_branches.jsonl")
+    main = next(i.trajectory for i in items if i.trajectory and not i.trajectory.metadata.get("subagent"))
+    dumped = main.model_dump_json()
+    assert "sk-proj-Abc123" not in dumped and "[REDACTED:openai_key]" in dumped
+    assert main.metadata["redactions"] == {"openai_key": 1}
+    raw = load(fixtures / "claude_code_branches.jsonl", redact=False)
+    assert "sk-proj-Abc123" in next(i.trajectory for i in raw if i.trajectory).model_dump_json()
+
+
+def _huge_session(path: Path, outputs: int, size: int) -> None:
+    lines, parent = [], None
+    lines.append(
+        json.dumps(
+            {
+                "type": "user",
+                "uuid": "u0",
+                "parentUuid": None,
+                "sessionId": "big",
+                "message": {"role": "user", "content": "Grep the logs"},
+            }
+        )
+    )
+    parent = "u0"
+    for i in range(outputs):
+        body = "x" * size
+        if i == 3:  # secrets all across the region where the head/tail cut falls
+            keys = " AKIAIOSFODNN7EXAMPLE" * 8000 + " "
+            body = body[:120_000] + keys + body[120_000 + len(keys) :]
+        lines.append(
+            json.dumps(
+                {
+                    "type": "assistant",
+                    "uuid": f"a{i}",
+                    "parentUuid": parent,
+                    "sessionId": "big",
+                    "message": {
+                        "id": f"m{i}",
+                        "role": "assistant",
+                        "content": [
+                            {"type": "tool_use", "id": f"t{i}", "name": "Bash", "input": {"command": "cat log"}}
+                        ],
+                    },
+                }
+            )
+        )
+        lines.append(
+            json.dumps(
+                {
+                    "type": "user",
+                    "uuid": f"r{i}",
+                    "parentUuid": f"a{i}",
+                    "sessionId": "big",
+                    "message": {
+                        "role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": f"t{i}", "content": body}],
+                    },
+                }
+            )
+        )
+        parent = f"r{i}"
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_session_larger_than_the_limit_is_cut_visibly_and_fits(tmp_path: Path, imported: Any) -> None:
+    path = tmp_path / "big.jsonl"
+    _huge_session(path, outputs=24, size=500_000)
+    (t,) = imported(path)
+    assert len(t.model_dump_json().encode()) <= LIMITS.trajectory_bytes
+    assert len(t.tool_results) == 24
+    cut = [r for r in t.tool_results if "trace2skill import:" in r.output]
+    assert len(cut) == 24
+    assert MARKER.split("{")[0] in cut[0].output
+    assert t.metadata["truncated"]["count"] >= 24
+    dumped = t.model_dump_json()
+    # redacted before the cut: no half key survives on either side of the marker
+    assert "AKIA" not in dumped and "EXAMPLE" not in dumped
+    assert t.metadata["redactions"]["aws_access_key"] == 8000

@@ -1,0 +1,110 @@
+"""`trace2skill serve`: the MCP server on stdio (default) or streamable HTTP with a bearer token.
+
+On stdio, stdout carries the protocol, so nothing else may be written there: logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from trace2skill.cli.main import cli, pass_state
+from trace2skill.errors import InvalidInput
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+@cli.command()
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default="stdio",
+    show_default=True,
+    help="stdio for a client that starts the server (Claude Code, Claude Desktop, Cursor, Codex); "
+    "http for streamable HTTP.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP: address to listen on.")
+@click.option("--port", type=int, default=8765, show_default=True, help="HTTP: port (0 picks a free one).")
+@click.option("--path", "mcp_path", default="/mcp", show_default=True, help="HTTP: path of the MCP endpoint.")
+@click.option(
+    "--token",
+    envvar="TRACE2SKILL_TOKEN",
+    default=None,
+    help="HTTP: require `Authorization: Bearer TOKEN` (or set $TRACE2SKILL_TOKEN). Required to listen beyond loopback.",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="Model for evolve_skill, provider:model (default: $TRACE2SKILL_MODEL, else the "
+    "ANTHROPIC_API_KEY / OPENAI_API_KEY defaults, else the client's model through MCP sampling).",
+)
+@click.option(
+    "--allow-paths/--no-allow-paths",
+    default=None,
+    help="Offer import_skill/export_skill, which read and write folders on this machine "
+    "(default: on for stdio, off for http).",
+)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="WARNING", show_default=True)
+@pass_state
+def serve(
+    state: Any,
+    transport: str,
+    host: str,
+    port: int,
+    mcp_path: str,
+    token: str | None,
+    model: str | None,
+    allow_paths: bool | None,
+    log_level: str,
+) -> None:
+    """Run the MCP server: tools, skill:// resources and prompts over this home folder.
+
+    Register it with Claude Code:
+
+    \b
+        claude mcp add --scope user --transport stdio trace2skill -- trace2skill serve
+    """
+    from trace2skill.llm import parse_model
+    from trace2skill.server import ServerConfig, create_server
+
+    _logging(log_level)
+    if model:
+        parse_model(model)  # a typo is reported now, not at the first evolve_skill call
+    token = token.strip() if token and token.strip() else None
+    if transport == "stdio":
+        if token:
+            raise InvalidInput("--token applies to --transport http; stdio is only reachable by the client that ran it")
+        config = ServerConfig(home=state.home, model=model, allow_paths=True if allow_paths is None else allow_paths)
+        create_server(config).run("stdio")
+        return
+    _serve_http(state, host, port, mcp_path, token, model, bool(allow_paths), log_level)
+
+
+def _serve_http(
+    state: Any, host: str, port: int, path: str, token: str | None, model: str | None, allow_paths: bool, level: str
+) -> None:
+    import anyio
+
+    from trace2skill.server import ServerConfig
+    from trace2skill.server.http import build_http, serve_http
+
+    if not path.startswith("/"):
+        raise InvalidInput(f"--path must start with '/', got {path!r}")
+    config = ServerConfig(home=state.home, model=model, allow_paths=allow_paths)
+    endpoint = build_http(config, host=host, port=port, token=token, path=path)
+    _logging(level)
+    auth = "bearer token required" if token else "no token (loopback only)"
+    click.echo(f"trace2skill MCP server on {endpoint.url} ({auth}); home {state.home.root}", err=True)
+    try:
+        anyio.run(serve_http, endpoint, level.lower())
+    except KeyboardInterrupt:
+        pass

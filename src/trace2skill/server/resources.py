@@ -1,0 +1,209 @@
+"""Resources: skills (SEP-2640 `skill://` URIs), trajectories and evolution reports.
+
+Skill files are served from the skill store's current version (the published one, else the newest),
+never from the published folder on disk, so a client always reads a complete, recorded version.
+Every skill's SKILL.md is listed (name and description from its frontmatter), with the latest runs
+and trajectories; other files are reached through the `skill://{name}/{+path}` template. Template
+values are checked twice: by the SDK (`..`, absolute paths, NUL) and by `safe_relpath`.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import mcp_types as types
+from mcp.server.mcpserver import Context
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+from trace2skill.errors import NotFound
+from trace2skill.evolve import render_markdown
+from trace2skill.models import EvolutionReport
+from trace2skill.server.errors import resource_errors
+from trace2skill.server.state import AppState, state_of
+from trace2skill.server.uris import (
+    RUN_REPORT_TEMPLATE,
+    SKILL_FILE_TEMPLATE,
+    SKILL_MD_TEMPLATE,
+    TRAJECTORY_TEMPLATE,
+    run_report_uri,
+    skill_file_uri,
+    trajectory_uri,
+)
+from trace2skill.skills_store import SkillStore, SkillVersion, check_skill_name, safe_relpath
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+__all__ = [
+    "LISTED_RUNS",
+    "LISTED_TRAJECTORIES",
+    "announce",
+    "current_version",
+    "listed_resources",
+    "mime_type_for",
+    "register_resources",
+    "skill_path_of",
+]
+
+log = logging.getLogger(__name__)
+
+LISTED_RUNS = 10
+LISTED_TRAJECTORIES = 20
+_TEXT_TYPES = {".md": "text/markdown", ".py": "text/x-python", ".sh": "text/x-shellscript", ".txt": "text/plain"}
+
+
+def current_version(skills: SkillStore, name: str) -> SkillVersion:
+    """The version a client is served: the published one, else the newest."""
+    published = skills.published_version(name)
+    return skills.get_version(name, published)
+
+
+def mime_type_for(path: str, content: str | bytes) -> str:
+    suffix = path[path.rfind(".") :].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    if suffix in _TEXT_TYPES:
+        return _TEXT_TYPES[suffix]
+    guessed, _ = mimetypes.guess_type(path, strict=False)
+    if guessed:
+        return guessed
+    return "text/plain" if isinstance(content, str) else "application/octet-stream"
+
+
+def skill_path_of(uri: str) -> str | None:
+    """The file path inside a `skill://name/path` URI (decoded), or None for other URIs."""
+    if not uri.startswith("skill://"):
+        return None
+    _, _, path = uri[len("skill://") :].partition("/")
+    return unquote(path) or None
+
+
+def _read_skill_file(state: AppState, name: str, path: str) -> str | bytes:
+    with resource_errors():
+        check_skill_name(name)
+        rel = safe_relpath(path)
+        skills = state.workspace.skills
+        version = current_version(skills, name)
+        data = skills.read_file(name, rel, version.version)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    return data if "\x00" in text else text
+
+
+async def skill_md(name: str, ctx: Context) -> str | bytes:
+    """A skill's SKILL.md (its current version): frontmatter, then the instructions."""
+    return _read_skill_file(state_of(ctx), name, "SKILL.md")
+
+
+async def skill_file(name: str, path: str, ctx: Context) -> str | bytes:
+    """Any file of a skill's current version: references/, scripts/, assets/ (paths as in get_skill)."""
+    return _read_skill_file(state_of(ctx), name, path)
+
+
+async def trajectory(id: str, ctx: Context) -> str:
+    """A recorded trajectory as JSON: task, messages, outcome, metadata."""
+    with resource_errors():
+        t = state_of(ctx).workspace.traces.get(id)
+    return t.model_dump_json(indent=2, exclude_none=True)
+
+
+async def run_report(run_id: str, ctx: Context) -> str:
+    """An evolution run's report in Markdown: what changed, why, backed by which trajectories, the cost."""
+    with resource_errors():
+        run = state_of(ctx).workspace.traces.get_run(run_id)
+    if run.get("report"):
+        return render_markdown(EvolutionReport.model_validate(run["report"]))
+    lines = [f"# Evolution run {run_id}: {run.get('skill')}", "", f"**Status:** {run.get('status')}"]
+    if run.get("stage"):
+        lines.append(f"**Stage:** {run.get('stage')}")
+    if run.get("error"):
+        lines.append(f"**Error:** {run['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def register_resources(mcp: MCPServer[Any]) -> None:
+    mcp.resource(SKILL_MD_TEMPLATE, name="skill", title="Skill (SKILL.md)", mime_type="text/markdown")(skill_md)
+    mcp.resource(SKILL_FILE_TEMPLATE, name="skill_file", title="Skill file")(skill_file)
+    mcp.resource(TRAJECTORY_TEMPLATE, name="trajectory", title="Trajectory", mime_type="application/json")(trajectory)
+    mcp.resource(RUN_REPORT_TEMPLATE, name="run_report", title="Evolution report", mime_type="text/markdown")(
+        run_report
+    )
+
+
+def _skill_resources(state: AppState) -> list[types.Resource]:
+    skills = state.workspace.skills
+    out = []
+    for summary in skills.list():
+        try:
+            version = current_version(skills, summary.name)
+        except NotFound:
+            continue
+        out.append(
+            types.Resource(
+                uri=skill_file_uri(summary.name, "SKILL.md"),
+                name=summary.name,
+                title=f"{summary.name} skill (v{version.version})",
+                description=version.description,
+                mime_type="text/markdown",
+                annotations=types.Annotations(last_modified=version.created_at.isoformat()),
+                _meta={"trace2skill/version": version.version, "trace2skill/digest": version.digest},
+            )
+        )
+    return out
+
+
+def _run_resources(state: AppState) -> list[types.Resource]:
+    return [
+        types.Resource(
+            uri=run_report_uri(run["run_id"]),
+            name=f"run {run['run_id']}",
+            title=f"Evolution of {run.get('skill')}: {run.get('status')}",
+            description=f"Report of evolution run {run['run_id']} ({run.get('status')}) of {run.get('skill')}",
+            mime_type="text/markdown",
+        )
+        for run in state.workspace.traces.list_runs(limit=LISTED_RUNS)
+    ]
+
+
+def _trajectory_resources(state: AppState) -> list[types.Resource]:
+    out = []
+    for s in state.workspace.traces.summaries(limit=LISTED_TRAJECTORIES):
+        about = " · ".join(x for x in (s.outcome, s.skill) if x)
+        out.append(
+            types.Resource(
+                uri=trajectory_uri(s.id),
+                name=s.id,
+                title=f"Trajectory {s.id} ({about})",
+                description=s.task[:200],
+                mime_type="application/json",
+                annotations=types.Annotations(last_modified=s.created_at.isoformat()),
+            )
+        )
+    return out
+
+
+def listed_resources(state: AppState) -> list[types.Resource]:
+    """Every skill's SKILL.md, then the latest evolution reports and trajectories."""
+    return _skill_resources(state) + _run_resources(state) + _trajectory_resources(state)
+
+
+async def announce(ctx: Context, *updated: str) -> None:
+    """Tell clients of both protocol eras that the resource list (and these resources) changed.
+
+    2026-07-28 clients get the events on their `subscriptions/listen` stream; handshake-era clients
+    get `notifications/resources/list_changed` and `.../updated` on their session. A client that
+    went away is not an error of the call that changed things.
+    """
+    try:
+        await ctx.notify_resources_changed()
+        for uri in updated:
+            await ctx.notify_resource_updated(uri)
+        if ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
+            await ctx.session.send_resource_list_changed()
+            for uri in updated:
+                await ctx.session.send_resource_updated(uri)
+    except Exception as e:
+        log.info("could not announce resource changes: %s", e)

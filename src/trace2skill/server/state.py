@@ -1,0 +1,23 @@
+"""What every request handler of one server process shares: the open workspace and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcp.server.mcpserver import Context
+
+from trace2skill.server.config import ServerConfig
+from trace2skill.workspace import Workspace
+
+__all__ = ["AppState", "state_of"]
+
+
+@dataclass
+class AppState:
+    workspace: Workspace
+    config: ServerConfig
+
+
+def state_of(ctx: Context) -> AppState:
+    """The lifespan's AppState, from any handler's context."""
+    return ctx.request_context.lifespan_context

@@ -7,3 +7,4 @@ from trace2skill.cli import models  # noqa: E402,F401
 from trace2skill.cli import skills  # noqa: E402,F401
 from trace2skill.cli import imports  # noqa: E402,F401
 from trace2skill.cli import evolve  # noqa: E402,F401
+from trace2skill.cli import serve  # noqa: E402,F401

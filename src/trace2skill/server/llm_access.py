@@ -28,9 +28,6 @@ from trace2skill.server.config import DEFAULT_MODELS, MODEL_ENV, ServerConfig, s
 
 __all__ = ["LLMChoice", "choose_llm", "no_model_message", "sampling_bridge", "sampling_status"]
 
-# Using the deprecated sampling capability is a deliberate fallback for 2025-era clients.
-warnings.filterwarnings("ignore", message="The sampling capability is deprecated", category=MCPDeprecationWarning)
-
 
 @dataclass(frozen=True)
 class LLMChoice:
@@ -147,14 +144,17 @@ def sampling_bridge(ctx: Context) -> CreateMessage:
                 kwargs["tool_choice"] = types.ToolChoice(mode=request.tool_choice)
             elif request.tool_choice:
                 kwargs["tool_choice"] = types.ToolChoice(mode="required")
-        result = await session.create_message(
-            [_message(m, use_tools) for m in request.messages],
-            max_tokens=request.max_tokens,
-            system_prompt=request.system or None,
-            temperature=request.temperature,
-            related_request_id=related,
-            **kwargs,
-        )
+        with warnings.catch_warnings():  # sampling is deprecated in 2026-07-28; here it is the deliberate fallback
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            pending = session.create_message(
+                [_message(m, use_tools) for m in request.messages],
+                max_tokens=request.max_tokens,
+                system_prompt=request.system or None,
+                temperature=request.temperature,
+                related_request_id=related,
+                **kwargs,
+            )
+        result = await pending
         blocks = result.content if isinstance(result.content, list) else [result.content]
         text = "".join(b.text for b in blocks if isinstance(b, types.TextContent))
         uses = [b for b in blocks if isinstance(b, types.ToolUseContent)]

@@ -98,9 +98,14 @@ async def bridge_progress(send: SendProgress, mode: str) -> AsyncIterator[Callab
                 except Exception as e:  # a vanished client must not fail the evolution
                     log.info("progress notification dropped: %s", e)
 
+    failure: Exception | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(pump)
         try:
             yield callback
+        except Exception as e:  # re-raised below as itself, not wrapped in an ExceptionGroup
+            failure = e
         finally:
             sender.close()
+    if failure is not None:
+        raise failure

@@ -11,9 +11,10 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, UserMessage
-from mcp_types import EmbeddedResource, TextResourceContents
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, EmbeddedResource, TextResourceContents
 
-from trace2skill.server.errors import resource_errors
+from trace2skill.errors import Trace2SkillError
 from trace2skill.server.resources import current_version
 from trace2skill.server.state import state_of
 from trace2skill.server.uris import skill_file_uri
@@ -104,9 +105,11 @@ def evolve_from_recent_runs(skill: str, budget_usd: str = "") -> str:
 async def use_skill(name: str, ctx: Context) -> list[UserMessage]:
     """Load a skill's current SKILL.md into the conversation and follow it (for clients without skill folders)."""
     state = state_of(ctx)
-    with resource_errors():
+    try:
         version = current_version(state.workspace.skills, name)
         text = state.workspace.skills.read_file(name, "SKILL.md", version.version).decode("utf-8", "replace")
+    except Trace2SkillError as e:  # MCPError passes through prompt rendering with its message intact
+        raise MCPError(code=INVALID_PARAMS, message=str(e)) from None
     uri = skill_file_uri(name, "SKILL.md")
     resource = EmbeddedResource(
         type="resource", resource=TextResourceContents(uri=uri, text=text, mime_type="text/markdown")

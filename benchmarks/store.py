@@ -1,0 +1,313 @@
+"""Trace store speed: bulk import against raw sqlite3, single-record latency, filter and sample at scale.
+
+    .venv/bin/python benchmarks/store.py            # 20,000-row import, 1,000,000-row filter/sample
+    .venv/bin/python benchmarks/store.py --quick    # 5,000-row import, 100,000-row filter/sample, < 1 min
+
+Bulk import: the same trajectories (20 messages, about 4.7 KB of JSON each) go through
+`TraceStore.add_many` and, side by side in the same run, through raw `sqlite3` `executemany` into
+an equivalent schema (the same tables, indexes, FTS5 table and pragmas), with rows serialised
+before the clock starts. Both times include a final `wal_checkpoint(TRUNCATE)`, so every row is in
+the database file, not just in the WAL. Each side runs `--rounds` times, alternating; the best
+round counts.
+
+The large database is built once with raw executemany of pre-serialised rows and cached under the
+temp folder (`--cache`); later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from trace2skill.models import Trajectory
+from trace2skill.store import PAGE_SIZE, TraceStore, open_database
+from trace2skill.store.schema import FTS_TABLE, TABLE, TAGS_TABLE, TRAJECTORY_DDL
+from trace2skill.store.trajectories import _Row
+
+SKILLS = ("xlsx", "pdf-tools", "wiki-tables", "code-review", "sql-helper")
+OUTCOMES = ("success",) * 9 + ("failure",) * 7 + ("partial",) * 2 + ("unknown",) * 2
+TAGS = tuple(f"tag{i}" for i in range(20))
+WORDS_TEXT = (
+    "sheet column total formula cell range header value sum average pivot filter chart row table error retry "
+    "inspect parse load write answer check verify result missing format number date"
+)
+WORDS = tuple(WORDS_TEXT.split())
+BATCH = 500
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+INSERT_ROW = (
+    f"INSERT INTO {TABLE} (seq, id, created_at, skill, skill_version, outcome, score, tags, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, task, final_answer, feedback) VALUES (?, ?, ?, ?)"
+INSERT_TAG = f"INSERT INTO {TAGS_TABLE} (tag, seq) VALUES (?, ?)"
+
+
+def _words(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def make_trajectory(i: int, created_at: datetime | None = None) -> Trajectory:
+    """Trajectory number `i`: 20 messages (text, tool calls, tool results), about 4.7 KB as JSON."""
+    rng = random.Random(i)
+    task = f"Task {i}: {_words(rng, 10)} for customer{rng.randrange(1000)}"
+    messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
+    for step in range(19):
+        if step % 3 == 0:
+            content: Any = [
+                {"type": "text", "text": _words(rng, 9)},
+                {"type": "tool_call", "id": f"c{step}", "name": "bash", "arguments": {"command": _words(rng, 6)}},
+            ]
+            messages.append({"role": "assistant", "content": content})
+        elif step % 3 == 1:
+            output = _words(rng, 20)
+            result = {
+                "type": "tool_result",
+                "tool_call_id": f"c{step - 1}",
+                "output": output,
+                "is_error": step % 2 == 0,
+            }
+            messages.append({"role": "tool", "content": [result]})
+        else:
+            messages.append({"role": "assistant", "content": _words(rng, 14)})
+    status = OUTCOMES[i % len(OUTCOMES)]
+    return Trajectory.model_validate(
+        {
+            "task": task,
+            "skill": SKILLS[i % len(SKILLS)],
+            "skill_version": 1 + i % 3,
+            "messages": messages,
+            "outcome": {"status": status, "score": 1.0 if status == "success" else 0.0, "feedback": _words(rng, 8)},
+            "final_answer": _words(rng, 6),
+            "tags": sorted({TAGS[i % len(TAGS)], TAGS[(i * 7) % len(TAGS)]}),
+            "metadata": {"model": "claude-sonnet-4-5", "agent": "bench"},
+            "created_at": created_at,
+        }
+    )
+
+
+def _connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """A raw connection configured as `open_database` configures its own."""
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _raw_rows(
+    rows: list[_Row], first_seq: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    main = [(first_seq + k, *row.columns[:-1], row.columns[-1].decode()) for k, row in enumerate(rows)]
+    fts = [(first_seq + k, *row.fts) for k, row in enumerate(rows)]
+    tags = [(tag, first_seq + k) for k, row in enumerate(rows) for tag in row.tags]
+    return main, fts, tags
+
+
+def bulk_raw(path: Path, rows: list[_Row]) -> float:
+    """Seconds for raw executemany of pre-serialised rows, one transaction per batch, then a checkpoint."""
+    _remove(path)
+    conn = _connect(path)
+    for sql in TRAJECTORY_DDL:
+        conn.execute(sql)
+    conn.commit()
+    batches = [_raw_rows(rows[i : i + BATCH], i + 1) for i in range(0, len(rows), BATCH)]
+    start = time.perf_counter()
+    for main, fts, tags in batches:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(INSERT_ROW, main)
+        conn.executemany(INSERT_FTS, fts)
+        conn.executemany(INSERT_TAG, tags)
+        conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def bulk_ours(path: Path, trajectories: list[Trajectory]) -> float:
+    """Seconds for TraceStore.add_many (serialisation included), then a checkpoint."""
+    _remove(path)
+    db = open_database(path)
+    store = TraceStore(db)
+    start = time.perf_counter()
+    store.add_many(trajectories, batch_size=BATCH)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    elapsed = time.perf_counter() - start
+    assert store.count() == len(trajectories)
+    db.close()
+    return elapsed
+
+
+def single_add_latencies(path: Path, trajectories: list[Trajectory]) -> list[float]:
+    db = open_database(path)
+    store = TraceStore(db)
+    latencies = []
+    for trajectory in trajectories:
+        start = time.perf_counter()
+        store.add(trajectory)
+        latencies.append(time.perf_counter() - start)
+    db.close()
+    return latencies
+
+
+def build_large(path: Path, n: int, console: Console) -> None:
+    """n trajectories, built from 1,000 serialised templates with each row's own id and time spliced in."""
+    marker = Path(f"{path}.complete")
+    if marker.exists() and path.exists():
+        return
+    _remove(path)
+    marker.unlink(missing_ok=True)
+    db = open_database(path)  # the real schema, via the real migrations
+    db.close()
+    conn = _connect(path, synchronous="OFF")
+    template_stamp = "2000-01-01T00:00:00.000000+00:00"
+    templates = []
+    for i in range(1000):
+        row = _Row(make_trajectory(i, datetime.fromisoformat(template_stamp)).model_copy(update={"id": "t_template"}))
+        data = row.columns[-1].decode()
+        assert data.count('"t_template"') == 1 and data.count(template_stamp) == 1
+        templates.append((row, data))
+    step = timedelta(days=365) / n
+    start = time.perf_counter()
+    chunk = 20_000
+    for base in range(0, n, chunk):
+        main, fts, tags = [], [], []
+        for seq in range(base + 1, min(base + chunk, n) + 1):
+            row, data = templates[seq % 1000]
+            ident = f"t_big{seq:09d}"
+            stamp = (START + step * seq).isoformat(timespec="microseconds")
+            data = data.replace('"t_template"', f'"{ident}"', 1).replace(template_stamp, stamp, 1)
+            main.append((seq, ident, stamp, *row.columns[2:-1], data))
+            fts.append((seq, *row.fts))
+            tags.extend((tag, seq) for tag in row.tags)
+        conn.execute("BEGIN")
+        conn.executemany(INSERT_ROW, main)
+        conn.executemany(INSERT_FTS, fts)
+        conn.executemany(INSERT_TAG, tags)
+        conn.commit()
+        console.print(f"  building {min(base + chunk, n):,}/{n:,} rows ({time.perf_counter() - start:.0f} s)", end="\r")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    conn.close()
+    marker.write_text(str(n))
+    console.print(f"  built {n:,} rows in {time.perf_counter() - start:.0f} s" + " " * 20)
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, under a minute")
+    parser.add_argument("--rows", type=int, help="bulk import size (default 20,000; quick 5,000)")
+    parser.add_argument("--large", type=int, help="rows of the filter/sample database (1,000,000; quick 100,000)")
+    parser.add_argument("--rounds", type=int, default=None, help="bulk rounds per side (default 3; quick 2)")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "trace2skill-bench")
+    args = parser.parse_args()
+    n_bulk = args.rows or (5_000 if args.quick else 20_000)
+    n_large = args.large or (100_000 if args.quick else 1_000_000)
+    rounds = args.rounds or (2 if args.quick else 3)
+    n_single = 300 if args.quick else 2_000
+    console = Console(stderr=True)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+
+    trajectories = [make_trajectory(i) for i in range(n_bulk)]
+    prepared = [_Row(t) for t in trajectories]
+    row_kb = statistics.mean(len(r.columns[-1]) for r in prepared[:500]) / 1024
+    work = Path(tempfile.mkdtemp(prefix="t2s-bench-", dir=args.cache))
+    raw_times, our_times = [], []
+    for _ in range(rounds):
+        raw_times.append(bulk_raw(work / "raw.db", prepared))
+        our_times.append(bulk_ours(work / "ours.db", trajectories))
+    raw_rate = n_bulk / min(raw_times)
+    our_rate = n_bulk / min(our_times)
+
+    singles = [make_trajectory(n_bulk + i) for i in range(n_single)]
+    latencies = sorted(single_add_latencies(work / "ours.db", singles))
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    for leftover in work.iterdir():
+        leftover.unlink()
+    work.rmdir()
+
+    large = args.cache / f"store-{n_large}.db"
+    build_large(large, n_large, console)
+    db = open_database(large)
+    store = TraceStore(db)
+    assert store.count() == n_large, "cached database is incomplete: delete it and run again"
+    repeats = 5
+    measures: dict[str, list[float]] = {
+        "filter skill+outcome, 100": timed(lambda: store.filter(skill="xlsx", outcome="failure", limit=100), repeats),
+        "filter tag, 100": timed(lambda: store.filter(tags=["tag3"], limit=100), repeats),
+        "filter text (common words), 100": timed(lambda: store.filter(text="pivot chart", limit=100), repeats),
+        "filter text (rare word), 100": timed(lambda: store.filter(text="customer17", limit=100), repeats),
+        "count outcome=failure": timed(lambda: store.count(outcome="failure"), repeats),
+    }
+    seeds = iter(range(1000))
+    measures["sample 1,000 ids"] = timed(lambda: store.sample_ids(1000, seed=next(seeds)), repeats)
+    measures["sample 1,000 trajectories"] = timed(lambda: store.sample(1000, seed=next(seeds)), repeats)
+    measures["sample 1,000 balanced"] = timed(lambda: store.sample(1000, seed=next(seeds), balance=True), repeats)
+    measures["sample 1,000 skill+tag"] = timed(
+        lambda: store.sample(1000, seed=next(seeds), skill="xlsx", tags=["tag5"]), repeats
+    )
+    db.close()
+    load_after = os.getloadavg()[0]
+
+    table = Table(title=f"trace store ({os.cpu_count()} cores, load {load_before:.1f} → {load_after:.1f})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("row size (stored JSON)", f"{row_kb:.1f} KB", "≈4.7 KB")
+    table.add_row(f"bulk: raw sqlite3 executemany + FTS5 ({n_bulk:,} rows)", f"{raw_rate:,.0f}/s", "")
+    table.add_row(f"bulk: TraceStore.add_many ({n_bulk:,} rows)", f"{our_rate:,.0f}/s", "≥ 15,000/s")
+    table.add_row("bulk: ours / raw", f"{our_rate / raw_rate:.2f}", "≥ 0.50")
+    table.add_row(f"single add p50 ({n_single} adds)", f"{p50:.2f} ms", "")
+    table.add_row("single add p99", f"{p99:.2f} ms", "")
+    for name, times in measures.items():
+        target = "≤ 100 ms" if name.startswith("sample 1,000 trajectories") or name == "sample 1,000 ids" else ""
+        table.add_row(
+            f"{name} of {n_large:,} (median / max of {repeats})",
+            f"{statistics.median(times) * 1000:.1f} / {max(times) * 1000:.1f} ms",
+            target,
+        )
+    Console().print(table)
+    ms = {name: statistics.median(times) * 1000 for name, times in measures.items()}
+    print(
+        "RESULT "
+        f"bulk_rows={n_bulk} row_kb={row_kb:.2f} bulk_per_s={our_rate:.0f} raw_per_s={raw_rate:.0f} "
+        f"bulk_ratio={our_rate / raw_rate:.2f} add_p50_ms={p50:.2f} add_p99_ms={p99:.2f} large_rows={n_large} "
+        f"filter_ms={ms['filter skill+outcome, 100']:.1f} filter_tag_ms={ms['filter tag, 100']:.1f} "
+        f"filter_text_ms={ms['filter text (rare word), 100']:.1f} sample_ids_ms={ms['sample 1,000 ids']:.1f} "
+        f"sample_ms={ms['sample 1,000 trajectories']:.1f} sample_balanced_ms={ms['sample 1,000 balanced']:.1f} "
+        f"load={load_before:.1f}/{load_after:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Filters over trajectories, as one SQL WHERE clause built from indexed columns.
+
+Every filter of `TraceStore.filter`, `count`, `summaries` and `sample` goes through `Filters`, so
+they all agree on what a filter means: skill is exact, outcome is one status or any of several,
+`since` is inclusive and `until` exclusive, every tag must be present (exact match, never a
+substring), and text is a full-text search over the task, the final answer and the feedback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, get_args
+
+from trace2skill.errors import InvalidInput
+from trace2skill.models import OutcomeStatus
+from trace2skill.store.codec import iso, parse_time
+from trace2skill.store.schema import FTS_TABLE, TAGS_TABLE
+
+__all__ = ["STATUSES", "Filters", "SetMode", "fts_query"]
+
+STATUSES: tuple[str, ...] = get_args(OutcomeStatus)
+SetMode = Literal["drive", "probe", "point"]
+
+_WORD = re.compile(r"[^\s\"]+\*?")
+
+
+def fts_query(text: str) -> str:
+    """A safe FTS5 query: every word must appear (prefix match with a trailing `*`).
+
+    User text goes in as quoted terms, so punctuation, `AND`/`OR`/`NEAR` and column names are
+    searched for rather than parsed as query syntax.
+    """
+    terms = []
+    for word in _WORD.findall(text):
+        prefix = word.endswith("*") and len(word) > 1
+        core = word[:-1] if prefix else word
+        core = core.strip("*")
+        if not core:
+            continue
+        terms.append(f'"{core}"' + ("*" if prefix else ""))
+    if not terms:
+        raise InvalidInput("the search text has no words to look for")
+    return " ".join(terms)
+
+
+def _statuses(outcome: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if outcome is None:
+        return None
+    values = (outcome,) if isinstance(outcome, str) else tuple(outcome)
+    for value in values:
+        if value not in STATUSES:
+            raise InvalidInput(f"unknown outcome {value!r}: use one of {', '.join(STATUSES)}")
+    return tuple(dict.fromkeys(values))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filters every listing accepts; `where()` renders them against table alias `t`."""
+
+    skill: str | None = None
+    outcome: tuple[str, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    tags: tuple[str, ...] = ()
+    text: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+    ) -> Filters:
+        tag_tuple = (tags,) if isinstance(tags, str) else tuple(tags or ())
+        return cls(
+            skill=skill,
+            outcome=_statuses(outcome),
+            since=parse_time(since),
+            until=parse_time(until),
+            tags=tuple(dict.fromkeys(tag_tuple)),
+            text=text if text is None else fts_query(text),
+        )
+
+    def with_outcome(self, statuses: Iterable[str]) -> Filters:
+        """The same filters restricted to `statuses` (intersected with any outcome filter already set)."""
+        wanted = tuple(s for s in statuses if self.outcome is None or s in self.outcome)
+        return Filters(self.skill, wanted, self.since, self.until, self.tags, self.text)
+
+    @property
+    def has_sets(self) -> bool:
+        """Whether tags or text filter through another table (a set of keys) rather than a column."""
+        return bool(self.tags) or self.text is not None
+
+    @property
+    def only_sets(self) -> bool:
+        """Whether tags and text are the only filters, so the key sets alone answer the question."""
+        columns = (self.skill, self.outcome, self.since, self.until)
+        return self.has_sets and all(value is None for value in columns)
+
+    def set_queries(self) -> list[tuple[str, list[Any]]]:
+        """One `SELECT <key>` per tag and text filter: the keys of the rows each one lets through."""
+        queries: list[tuple[str, list[Any]]] = [
+            (f"SELECT seq FROM {TAGS_TABLE} WHERE tag = ?", [tag]) for tag in self.tags
+        ]
+        if self.text is not None:
+            queries.append((f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [self.text]))
+        return queries
+
+    def where(self, sets: SetMode = "drive") -> tuple[str, list[Any]]:
+        """The WHERE clause and its parameters, with the tag and text filters written for `sets`:
+
+        - "drive": the key sets may lead the query plan (right when they are small);
+        - "probe": they are only checked (`+t.seq IN ...`), so SQLite walks an index in the wanted
+          order and stops at the LIMIT (right when they are large);
+        - "point": each row is checked with a primary-key look-up (right when a few known rows
+          are tested, as sampling does).
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.skill is not None:
+            clauses.append("t.skill = ?")
+            params.append(self.skill)
+        if self.outcome is not None:
+            if not self.outcome:
+                clauses.append("0")
+            else:
+                clauses.append(f"t.outcome IN ({', '.join('?' * len(self.outcome))})")
+                params.extend(self.outcome)
+        if self.since is not None:
+            clauses.append("t.created_at >= ?")
+            params.append(iso(self.since))
+        if self.until is not None:
+            clauses.append("t.created_at < ?")
+            params.append(iso(self.until))
+        key = "+t.seq" if sets == "probe" else "t.seq"
+        for tag in self.tags:
+            if sets == "point":
+                clauses.append(f"EXISTS (SELECT 1 FROM {TAGS_TABLE} g WHERE g.tag = ? AND g.seq = t.seq)")
+            else:
+                clauses.append(f"{key} IN (SELECT seq FROM {TAGS_TABLE} WHERE tag = ?)")
+            params.append(tag)
+        if self.text is not None:
+            clauses.append(f"{key} IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)")
+            params.append(self.text)
+        return (" AND ".join(clauses) or "1"), params

@@ -1,0 +1,110 @@
+"""The trace store's tables, as `sqlite_utils.Migrations("trace2skill.store")`.
+
+Trajectories keep their full JSON in `data` plus the columns that filters and listings need, so
+a filter never parses JSON. `seq` is the integer primary key: full-text rows and tag rows point at
+it, and seeded sampling draws from its range. Append new migrations; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+__all__ = ["FTS_TABLE", "MIGRATIONS", "TABLE", "TAGS_TABLE", "TRAJECTORY_DDL"]
+
+TABLE = "trajectories"
+FTS_TABLE = "trajectories_fts"
+TAGS_TABLE = "trajectory_tags"
+
+TRAJECTORY_DDL: tuple[str, ...] = (
+    f"""CREATE TABLE {TABLE} (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        skill TEXT,
+        skill_version INTEGER,
+        outcome TEXT NOT NULL,
+        score REAL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        data TEXT NOT NULL
+    )""",
+    f"CREATE INDEX {TABLE}_created ON {TABLE}(created_at)",
+    f"CREATE INDEX {TABLE}_skill ON {TABLE}(skill, created_at)",
+    f"CREATE INDEX {TABLE}_skill_outcome ON {TABLE}(skill, outcome, created_at)",
+    f"CREATE INDEX {TABLE}_outcome ON {TABLE}(outcome, created_at)",
+    # One row per (tag, trajectory): exact tag matches through the primary key, no LIKE on JSON.
+    f"CREATE TABLE {TAGS_TABLE} (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID",
+    # rowid = trajectories.seq; written in the same transaction as the row it indexes.
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
+    "task, final_answer, feedback, tokenize = 'unicode61 remove_diacritics 2')",
+)
+
+EVOLUTION_DDL: tuple[str, ...] = (
+    """CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        skill TEXT,
+        status TEXT NOT NULL DEFAULT 'running',
+        config TEXT NOT NULL DEFAULT '{}',
+        base_version INTEGER,
+        new_version INTEGER,
+        report TEXT,
+        error TEXT,
+        extra TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+    )""",
+    "CREATE INDEX runs_skill ON runs(skill, created_at)",
+    "CREATE INDEX runs_created ON runs(created_at)",
+    """CREATE TABLE analyses (
+        run_id TEXT NOT NULL,
+        trajectory_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, trajectory_id)
+    )""",
+    """CREATE TABLE patches (
+        run_id TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        patch TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, level, idx)
+    )""",
+    """CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT,
+        purpose TEXT,
+        provider TEXT,
+        model TEXT,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        latency_s REAL,
+        outcome TEXT NOT NULL,
+        error TEXT,
+        request_hash TEXT,
+        extra TEXT,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX llm_calls_run ON llm_calls(run_id, id)",
+)
+
+MIGRATIONS = sqlite_utils.Migrations("trace2skill.store")
+
+
+def _run_all(db: sqlite_utils.Database, statements: tuple[str, ...]) -> None:
+    for sql in statements:
+        db.conn.execute(sql)
+
+
+@MIGRATIONS(name="0001_trajectories")
+def _trajectories(db: sqlite_utils.Database) -> None:
+    _run_all(db, TRAJECTORY_DDL)
+
+
+@MIGRATIONS(name="0002_evolution")
+def _evolution(db: sqlite_utils.Database) -> None:
+    _run_all(db, EVOLUTION_DDL)

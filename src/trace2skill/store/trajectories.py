@@ -1,0 +1,415 @@
+"""TraceStore: recorded trajectories in SQLite, plus the evolution tables (see `evolution.py`).
+
+Each trajectory is one row: its full JSON in `data`, and the columns filters need (skill, version,
+outcome, score, creation time, tags). Its task, final answer and feedback go to an FTS5 table and
+its tags to a tag table, in the same transaction, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import sqlite_utils
+from pydantic import BaseModel, ValidationError
+
+from trace2skill.errors import Conflict, InvalidInput, NotFound
+from trace2skill.models import Outcome, Trajectory, describe_validation_error, parse_trajectory, utcnow
+from trace2skill.store.codec import iso, load_many, load_trajectory, trajectory_json
+from trace2skill.store.db import background_checkpoints, connection_lock, write_transaction
+from trace2skill.store.evolution import EvolutionLog
+from trace2skill.store.ids import new_id
+from trace2skill.store.query import STATUSES, Filters, SetMode
+from trace2skill.store.sampling import sample_seqs
+from trace2skill.store.schema import FTS_TABLE, TABLE, TAGS_TABLE
+
+__all__ = ["DEFAULT_BATCH", "FAILURE_SIDE", "SUCCESS_SIDE", "TraceStore", "TraceSummary"]
+
+DEFAULT_BATCH = 500
+FAILURE_SIDE = ("failure", "partial")
+SUCCESS_SIDE = ("success",)
+PREVIEW_CHARS = 160
+SELECTIVE = 20_000
+"""A tag or text filter matching at most this many rows leads the query plan; a larger one is only probed."""
+
+TrajectoryInput = Trajectory | Mapping[str, Any] | str | bytes
+TimeInput = datetime | date | str | None
+
+_INSERT_ROW = (
+    f"INSERT INTO {TABLE} (seq, id, created_at, skill, skill_version, outcome, score, tags, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))"
+)
+_INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, task, final_answer, feedback) VALUES (?, ?, ?, ?)"
+_JSON_LIST = "(SELECT value FROM json_each(?))"
+"""One parameter holding a JSON list, instead of one `?` per item (no variable-count limit)."""
+_INSERT_TAG = f"INSERT INTO {TAGS_TABLE} (tag, seq) VALUES (?, ?)"
+
+
+class TraceSummary(BaseModel):
+    """One line of a listing: enough to choose a trajectory without loading its messages."""
+
+    id: str
+    created_at: datetime
+    skill: str | None
+    skill_version: int | None
+    outcome: str
+    score: float | None
+    tags: list[str]
+    task: str
+
+
+class _Row:
+    """A trajectory ready to insert: its column values and its full-text fields."""
+
+    __slots__ = ("columns", "fts", "id", "tags")
+
+    def __init__(self, trajectory: Trajectory) -> None:
+        ident = trajectory.id or new_id()
+        stamp = iso(trajectory.created_at or utcnow())
+        outcome = trajectory.outcome
+        tags = trajectory.tags
+        self.id = ident
+        self.tags = tags
+        self.columns = (
+            ident,
+            stamp,
+            trajectory.skill,
+            trajectory.skill_version,
+            outcome.status,
+            outcome.score,
+            json.dumps(tags, ensure_ascii=False) if tags else "[]",
+            trajectory_json(trajectory, ident, stamp),
+        )
+        self.fts = (trajectory.task, trajectory.final_answer, outcome.feedback)
+
+
+def _as_trajectory(item: TrajectoryInput) -> Trajectory:
+    if isinstance(item, Trajectory):
+        return item
+    if isinstance(item, str | bytes):
+        return parse_trajectory(item)
+    if isinstance(item, Mapping):
+        return parse_trajectory(dict(item))
+    raise InvalidInput(f"expected a Trajectory, a JSON object or JSON text, got {type(item).__name__}")
+
+
+def _as_outcome(outcome: Outcome | Mapping[str, Any] | str) -> Outcome:
+    if isinstance(outcome, Outcome):
+        return outcome
+    try:
+        if isinstance(outcome, str):
+            return Outcome(status=outcome)
+        return Outcome.model_validate(dict(outcome))
+    except ValidationError as e:
+        raise InvalidInput(f"invalid outcome: {describe_validation_error(e)}") from None
+
+
+def _batches(items: Iterable[TrajectoryInput], size: int) -> Iterator[list[_Row]]:
+    batch: list[_Row] = []
+    for item in items:
+        batch.append(_Row(_as_trajectory(item)))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class TraceStore(EvolutionLog):
+    """Recorded trajectories and the evolution tables, over one shared sqlite-utils Database.
+
+    Every method is one short transaction under the database's connection lock, so a store can be
+    shared by threads and asyncio tasks; other processes may write the same file at the same time.
+    """
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._lock = connection_lock(db)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def add(self, trajectory: TrajectoryInput) -> str:
+        """Store one trajectory; returns its id (the caller's own id if it set one)."""
+        return self.add_many([trajectory], batch_size=1)[0]
+
+    def add_many(self, trajectories: Iterable[TrajectoryInput], batch_size: int = DEFAULT_BATCH) -> list[str]:
+        """Store many trajectories, one transaction per `batch_size` of them; returns their ids in order.
+
+        A batch is all-or-nothing: if one of its trajectories is invalid or reuses an existing id,
+        that batch is not written (batches before it stay) and the error says which one.
+        """
+        if batch_size < 1:
+            raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
+        batches = _batches(trajectories, batch_size)
+        first = next(batches, None)
+        if first is None:
+            return []
+        self._insert(first)
+        ids = [row.id for row in first]
+        second = next(batches, None)
+        if second is None:
+            return ids
+        with background_checkpoints(self.db) as committed:
+            committed()
+            for batch in itertools.chain([second], batches):
+                self._insert(batch)
+                ids.extend(row.id for row in batch)
+                committed()
+        return ids
+
+    def _insert(self, batch: list[_Row]) -> None:
+        seen: set[str] = set()
+        for row in batch:
+            if row.id in seen:
+                raise Conflict(f"trajectory id {row.id!r} appears twice in one batch")
+            seen.add(row.id)
+        try:
+            with write_transaction(self.db) as conn:
+                (top,) = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {TABLE}").fetchone()
+                seqs = range(top + 1, top + 1 + len(batch))
+                conn.executemany(_INSERT_ROW, [(seq, *row.columns) for seq, row in zip(seqs, batch, strict=True)])
+                conn.executemany(_INSERT_FTS, [(seq, *row.fts) for seq, row in zip(seqs, batch, strict=True)])
+                tag_rows = [(tag, seq) for seq, row in zip(seqs, batch, strict=True) for tag in row.tags]
+                if tag_rows:
+                    conn.executemany(_INSERT_TAG, tag_rows)
+        except sqlite3.IntegrityError as e:
+            taken = self._existing_ids([row.id for row in batch])
+            if taken:
+                raise Conflict(
+                    f"trajectory id {taken[0]!r} already exists; leave `id` out to get a fresh one"
+                ) from None
+            raise InvalidInput(f"could not store the trajectories: {e}") from None
+
+    def _existing_ids(self, ids: list[str]) -> list[str]:
+        with self._lock:
+            rows = self.db.conn.execute(
+                f"SELECT id FROM {TABLE} WHERE id IN {_JSON_LIST}", [json.dumps(ids)]
+            ).fetchall()
+        found = {r[0] for r in rows}
+        return [i for i in ids if i in found]
+
+    def label(self, trajectory_id: str, outcome: Outcome | Mapping[str, Any] | str) -> Trajectory:
+        """Replace a trajectory's outcome (status, score, feedback, judge); returns the updated trajectory."""
+        new_outcome = _as_outcome(outcome)
+        with write_transaction(self.db) as conn:
+            seq, data = self._locate(conn, trajectory_id, "data")
+            updated = load_trajectory(data).model_copy(update={"outcome": new_outcome})
+            conn.execute(
+                f"UPDATE {TABLE} SET outcome = ?, score = ?, data = ? WHERE seq = ?",
+                (new_outcome.status, new_outcome.score, updated.model_dump_json(), seq),
+            )
+            conn.execute(f"UPDATE {FTS_TABLE} SET feedback = ? WHERE rowid = ?", (new_outcome.feedback, seq))
+        return updated
+
+    def delete(self, trajectory_id: str) -> None:
+        """Remove a trajectory with its full-text row and tags."""
+        with write_transaction(self.db) as conn:
+            seq, tags = self._locate(conn, trajectory_id, "tags")
+            conn.execute(f"DELETE FROM {TABLE} WHERE seq = ?", (seq,))
+            conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = ?", (seq,))
+            tag_keys = [(tag, seq) for tag in json.loads(tags)]
+            conn.executemany(f"DELETE FROM {TAGS_TABLE} WHERE tag = ? AND seq = ?", tag_keys)
+
+    @staticmethod
+    def _locate(conn: sqlite3.Connection, trajectory_id: str, column: str) -> tuple[int, Any]:
+        row = conn.execute(f"SELECT seq, {column} FROM {TABLE} WHERE id = ?", (trajectory_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no trajectory with id {trajectory_id!r}")
+        return row[0], row[1]
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.conn.execute(sql, list(params)).fetchall()
+
+    def get(self, trajectory_id: str) -> Trajectory:
+        rows = self._fetch(f"SELECT data FROM {TABLE} WHERE id = ?", [trajectory_id])
+        if not rows:
+            raise NotFound(f"no trajectory with id {trajectory_id!r}")
+        return load_trajectory(rows[0][0])
+
+    def get_many(self, trajectory_ids: Iterable[str]) -> list[Trajectory]:
+        """Trajectories in the order asked; NotFound names the first id that does not exist."""
+        ids = list(trajectory_ids)
+        rows = self._fetch(f"SELECT id, data FROM {TABLE} WHERE id IN {_JSON_LIST}", [json.dumps(ids)])
+        by_id = dict(rows)
+        for ident in ids:
+            if ident not in by_id:
+                raise NotFound(f"no trajectory with id {ident!r}")
+        return load_many(by_id[ident] for ident in ids)
+
+    def _by_seqs(self, seqs: list[int]) -> list[Trajectory]:
+        rows = self._fetch(f"SELECT seq, data FROM {TABLE} WHERE seq IN {_JSON_LIST}", [json.dumps(seqs)])
+        by_seq = dict(rows)
+        return load_many(by_seq[seq] for seq in seqs if seq in by_seq)
+
+    def filter(
+        self,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[Trajectory]:
+        """Matching trajectories, newest first. Every tag must be present; `text` searches task, answer, feedback."""
+        return self._by_seqs(self._newest(Filters.of(skill, outcome, since, until, tags, text), limit, offset))
+
+    def count(
+        self,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+    ) -> int:
+        filters = Filters.of(skill, outcome, since, until, tags, text)
+        with self._lock:
+            conn = self.db.conn
+            if filters.only_sets:
+                queries = filters.set_queries()
+                sql = "SELECT count(*) FROM (" + " INTERSECT ".join(query for query, _ in queries) + ")"
+                return conn.execute(sql, [value for _, values in queries for value in values]).fetchone()[0]
+            where, params = filters.where(self._set_mode(conn, filters))
+            return conn.execute(f"SELECT count(*) FROM {TABLE} t WHERE {where}", params).fetchone()[0]
+
+    def summaries(
+        self,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[TraceSummary]:
+        """Like `filter`, but one light summary per trajectory (no messages are read)."""
+        seqs = self._newest(Filters.of(skill, outcome, since, until, tags, text), limit, offset)
+        rows = self._fetch(
+            "SELECT t.seq, t.id, t.created_at, t.skill, t.skill_version, t.outcome, t.score, t.tags, "
+            f"substr(f.task, 1, {PREVIEW_CHARS}) FROM {TABLE} t LEFT JOIN {FTS_TABLE} f ON f.rowid = t.seq "
+            f"WHERE t.seq IN {_JSON_LIST}",
+            [json.dumps(seqs)],
+        )
+        by_seq = {r[0]: r for r in rows}
+        return [
+            TraceSummary(
+                id=r[1],
+                created_at=datetime.fromisoformat(r[2]),
+                skill=r[3],
+                skill_version=r[4],
+                outcome=r[5],
+                score=r[6],
+                tags=json.loads(r[7]),
+                task=r[8] or "",
+            )
+            for r in (by_seq[seq] for seq in seqs if seq in by_seq)
+        ]
+
+    def _set_mode(self, conn: sqlite3.Connection, filters: Filters) -> SetMode:
+        """Let tag and text key sets lead the query only when one of them is small (see `Filters.where`)."""
+        for sql, values in filters.set_queries():
+            (size,) = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {SELECTIVE + 1})", values).fetchone()
+            if size <= SELECTIVE:
+                return "drive"
+        return "probe"
+
+    def _newest(self, filters: Filters, limit: int | None, offset: int) -> list[int]:
+        """Keys of matching rows, newest first: ordered on index columns, before any JSON is read."""
+        page = _page(limit, offset)
+        with self._lock:
+            conn = self.db.conn
+            where, params = filters.where(self._set_mode(conn, filters))
+            sql = f"SELECT t.seq FROM {TABLE} t WHERE {where} ORDER BY t.created_at DESC, t.seq DESC LIMIT ? OFFSET ?"
+            return [row[0] for row in conn.execute(sql, [*params, *page])]
+
+    # --- sampling ---------------------------------------------------------------------------
+
+    def sample_ids(
+        self,
+        n: int,
+        seed: int = 0,
+        balance: bool = False,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+    ) -> list[str]:
+        """The ids `sample` would return, without loading the trajectories."""
+        seqs = self._sample_seqs(n, seed, balance, Filters.of(skill, outcome, since, until, tags, text))
+        rows = dict(self._fetch(f"SELECT seq, id FROM {TABLE} WHERE seq IN {_JSON_LIST}", [json.dumps(seqs)]))
+        return [rows[seq] for seq in seqs if seq in rows]
+
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        balance: bool = False,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+    ) -> list[Trajectory]:
+        """Up to `n` matching trajectories drawn at random; the same seed gives the same sample.
+
+        With `balance`, half come from failures (status failure or partial) and half from
+        successes when both exist; a side that runs short is topped up from the other, then from
+        trajectories with other outcomes. If either side has none, it samples the whole selection.
+        The result lists failures first, then successes, then the rest.
+        """
+        return self._by_seqs(self._sample_seqs(n, seed, balance, Filters.of(skill, outcome, since, until, tags, text)))
+
+    def _sample_seqs(self, n: int, seed: int, balance: bool, filters: Filters) -> list[int]:
+        if n < 0:
+            raise InvalidInput(f"sample size must be 0 or more, got {n}")
+        with self._lock:
+            conn = self.db.conn
+            if balance:
+                sides = _balanced(conn, filters, n, seed)
+                if sides is not None:
+                    return sides
+            return sample_seqs(conn, filters, n, random.Random(seed))
+
+
+def _balanced(conn: sqlite3.Connection, filters: Filters, n: int, seed: int) -> list[int] | None:
+    failures, successes = filters.with_outcome(FAILURE_SIDE), filters.with_outcome(SUCCESS_SIDE)
+    if not failures.outcome or not successes.outcome:
+        return None
+    half = math.ceil(n / 2)
+    picked_failures = sample_seqs(conn, failures, half, random.Random(f"{seed}:failures"))
+    if not picked_failures:
+        return None
+    picked_successes = sample_seqs(conn, successes, n - len(picked_failures), random.Random(f"{seed}:successes"))
+    if not picked_successes:
+        return None
+    if len(picked_failures) + len(picked_successes) < n and len(picked_failures) == half:
+        picked_failures = sample_seqs(conn, failures, n - len(picked_successes), random.Random(f"{seed}:failures"))
+    picked = picked_failures + picked_successes
+    if len(picked) < n:
+        others = filters.with_outcome(s for s in STATUSES if s not in FAILURE_SIDE + SUCCESS_SIDE)
+        if others.outcome:
+            picked += sample_seqs(conn, others, n - len(picked), random.Random(f"{seed}:others"))
+    return picked
+
+
+def _page(limit: int | None, offset: int) -> tuple[int, int]:
+    if limit is not None and limit < 0:
+        raise InvalidInput(f"limit must be 0 or more, got {limit}")
+    if offset < 0:
+        raise InvalidInput(f"offset must be 0 or more, got {offset}")
+    return (-1 if limit is None else limit), offset

@@ -28,6 +28,7 @@ from trace2skill.evolve.evaluator import (
     register_evaluator,
     resolver_for,
 )
+from trace2skill.evolve.fanout import POOL_SIZE, FanOutLLM
 from trace2skill.evolve.pipeline import prepare_run, run_pipeline
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
 from trace2skill.evolve.report import render_markdown
@@ -69,20 +70,24 @@ def _open_llm(workspace: Any, config: EvolutionConfig, run_id: str) -> ChatLLM:
 
     The budget caps the whole run: a resumed run may spend only what earlier attempts left.
     """
-    from trace2skill.llm import Budget, open_llm
+    from trace2skill.llm import Budget, open_llm, parse_model
 
     spent = workspace.traces.call_totals(run_id)
     usd = None if config.budget_usd is None else max(0.0, config.budget_usd - float(spent["cost_usd"]))
     used = int(spent["input_tokens"]) + int(spent["output_tokens"])
     tokens = None if config.budget_tokens is None else max(0, config.budget_tokens - used)
     budget = Budget(usd=usd, tokens=tokens)
-    return open_llm(
-        config.model or "",
-        call_log=workspace.traces.log_calls,
-        budget=budget,
-        concurrency=config.workers,
-        home=workspace.home,
-    )
+    model = config.model or ""
+    parse_model(model)  # a bad model string fails here, before the run starts
+
+    def open_client(concurrency: int) -> Any:
+        return open_llm(
+            model, call_log=workspace.traces.log_calls, budget=budget, concurrency=concurrency, home=workspace.home
+        )
+
+    if config.workers <= POOL_SIZE:
+        return open_client(config.workers)
+    return FanOutLLM(open_client, config.workers)
 
 
 async def evolve_async(

@@ -172,5 +172,8 @@ def test_bad_options_are_one_line_errors(home: Path) -> None:
     assert result.exit_code == 1 and result.stderr.startswith("Error: fan_in")
     missing = _invoke(home, "evolve", "nosuch", "--model", "scripted")
     assert missing.exit_code == 1 and "no skill named 'nosuch'" in missing.stderr
+    bad_model = _invoke(home, "evolve", "sheets", "--model", "nonsense")
+    assert bad_model.exit_code == 1 and "provider:model" in bad_model.stderr
+    assert json.loads(_invoke(home, "runs", "list", "--json").stdout) == []  # nothing recorded
     unknown = _invoke(home, "runs", "show", "r_nope")
     assert unknown.exit_code == 1 and "no evolution run" in unknown.stderr

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from trace2skill.errors import BudgetExceeded
 from trace2skill.evolve import estimate, evolve_async
 from trace2skill.evolve.analysts import analysis_kind
 from trace2skill.evolve.merge import tree_shape
@@ -157,6 +158,27 @@ async def test_create_mode_drafts_the_base_version_before_learning(tmp_path: Pat
     )
     assert "name: ledger" in ws.skills.load("ledger", 1).skill_md
     assert ws.skills.published_version("ledger") == 2
+    ws.close()
+
+
+@pytest.mark.anyio
+async def test_a_create_run_that_failed_after_drafting_resumes_without_drafting_again(tmp_path: Path) -> None:
+    ws = Workspace.open(Home(tmp_path / "fresh"))
+    ws.traces.add_many(make_trajectories(6, seed=9, skill="ledger"))
+    config = EvolutionConfig(skill="ledger", model="scripted", mode="create")
+
+    def no_merge(req: ChatRequest) -> Any:
+        if "skill editor (merge)" in req.system:
+            raise BudgetExceeded("spent")
+        return chat_handler(req)
+
+    llm, _ = _llm(ws, no_merge)
+    failed = await evolve_async(config, workspace=ws, llm=llm)
+    assert failed.status == "failed" and failed.base_version == 1 and ws.skills.published_version("ledger") is None
+    llm2, provider = _llm(ws)
+    again = await evolve_async(config, workspace=ws, llm=llm2)
+    assert again.run_id == failed.run_id and again.status == "succeeded" and again.new_version == 2
+    assert not [r for r in provider.requests if r.purpose == "draft"]
     ws.close()
 
 

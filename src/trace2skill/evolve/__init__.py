@@ -64,30 +64,39 @@ def _model(config: EvolutionConfig) -> EvolutionConfig:
     return config.model_copy(update={"model": model})
 
 
-def _open_llm(workspace: Any, config: EvolutionConfig, run_id: str) -> ChatLLM:
+def _open_llm(workspace: Any, model: str, workers: int, budget: Any) -> ChatLLM:
     """The run's LLM: its call log goes to the store; no response cache (resume comes from the run's
     saved analyses and patches, and a cache would make a rerun with another seed repeat old answers).
-
-    The budget caps the whole run: a resumed run may spend only what earlier attempts left.
-    """
-    from trace2skill.llm import Budget, open_llm, parse_model
-
-    spent = workspace.traces.call_totals(run_id)
-    usd = None if config.budget_usd is None else max(0.0, config.budget_usd - float(spent["cost_usd"]))
-    used = int(spent["input_tokens"]) + int(spent["output_tokens"])
-    tokens = None if config.budget_tokens is None else max(0, config.budget_tokens - used)
-    budget = Budget(usd=usd, tokens=tokens)
-    model = config.model or ""
-    parse_model(model)  # a bad model string fails here, before the run starts
+    Opening it checks the model string and the provider's credentials before anything is recorded."""
+    from trace2skill.llm import open_llm
 
     def open_client(concurrency: int) -> Any:
         return open_llm(
             model, call_log=workspace.traces.log_calls, budget=budget, concurrency=concurrency, home=workspace.home
         )
 
-    if config.workers <= POOL_SIZE:
-        return open_client(config.workers)
-    return FanOutLLM(open_client, config.workers)
+    first = open_client(min(workers, POOL_SIZE))
+    if workers <= POOL_SIZE:
+        return first
+    return FanOutLLM(open_client, workers, opened=[first])
+
+
+def _limit_budget(budget: Any, traces: Any, config: EvolutionConfig, run_id: str) -> None:
+    """The budget caps the whole run: a resumed run may spend only what earlier attempts left."""
+    spent = traces.call_totals(run_id)
+    used = int(spent["input_tokens"]) + int(spent["output_tokens"])
+    budget.usd = None if config.budget_usd is None else max(0.0, config.budget_usd - float(spent["cost_usd"]))
+    budget.tokens = None if config.budget_tokens is None else max(0, config.budget_tokens - used)
+
+
+def _llm_settings(traces: Any, config: EvolutionConfig | None, resume: str | None) -> tuple[str, int]:
+    """(model, workers) of the run about to start or resume; only workers and budgets change on resume."""
+    if resume is None:
+        if config is None:
+            raise InvalidInput("an evolution needs a configuration (or a run to resume)")
+        return _model(config).model or "", config.workers
+    stored = EvolutionConfig.model_validate((traces.get_run(resume).get("config") or {}).get("evolution") or {})
+    return _model(stored).model or "", (config or stored).workers
 
 
 async def evolve_async(
@@ -103,29 +112,32 @@ async def evolve_async(
 ) -> EvolutionReport:
     """Run, or resume, one evolution; returns its report (status `failed` with `error` on budget or
     provider trouble, the run kept for `resume`). `workspace` defaults to the home folder's."""
+    from trace2skill.llm import Budget
     from trace2skill.workspace import Workspace
 
     ws = workspace or Workspace.open()
+    run_llm: ChatLLM | None = None
     try:
-        if config is not None and llm is None and resume is None:
-            config = _model(config)
+        budget = Budget()
+        if llm is None:
+            model, workers = _llm_settings(ws.traces, config, resume)
+            run_llm = _open_llm(ws, model, workers, budget)
+            if config is not None and resume is None:
+                config = config.model_copy(update={"model": model})
         prepared = prepare_run(ws.traces, ws.skills, config, resume=resume, fresh=fresh)
-        own = llm is None
-        run_llm = llm or _open_llm(ws, _model(prepared.config), prepared.run_id)
-        try:
-            return await run_pipeline(
-                ws.traces,
-                ws.skills,
-                run_llm,
-                prepared,
-                progress=progress,
-                resolve_evaluator=evaluator_for,
-                protected=protected,
-            )
-        finally:
-            if own:
-                await run_llm.aclose()  # type: ignore[attr-defined]
+        _limit_budget(budget, ws.traces, prepared.config, prepared.run_id)
+        return await run_pipeline(
+            ws.traces,
+            ws.skills,
+            llm or run_llm,  # type: ignore[arg-type]
+            prepared,
+            progress=progress,
+            resolve_evaluator=evaluator_for,
+            protected=protected,
+        )
     finally:
+        if run_llm is not None:
+            await run_llm.aclose()  # type: ignore[attr-defined]
         if workspace is None:
             ws.close()
 

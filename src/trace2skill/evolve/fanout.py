@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -28,13 +28,19 @@ POOL_SIZE = 16
 
 
 class FanOutLLM:
-    def __init__(self, open_client: Callable[[int], Any], concurrency: int, per_client: int = POOL_SIZE) -> None:
-        """`open_client(n)` opens a client allowing n calls in flight."""
+    def __init__(
+        self,
+        open_client: Callable[[int], Any],
+        concurrency: int,
+        per_client: int = POOL_SIZE,
+        opened: Sequence[Any] = (),
+    ) -> None:
+        """`open_client(n)` opens a client allowing n calls in flight; `opened` are clients already open."""
         self._open = open_client
         self.per_client = max(1, min(per_client, concurrency))
         self.max_clients = max(1, math.ceil(concurrency / self.per_client))
-        self.shards: list[Any] = []
-        self._busy: list[int] = []
+        self.shards: list[Any] = list(opened)
+        self._busy: list[int] = [0] * len(self.shards)
 
     def _pick(self) -> int:
         busy = self._busy

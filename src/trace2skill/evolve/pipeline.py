@@ -88,7 +88,8 @@ def prepare_run(
             f"no skill named {config.skill!r} to deepen: import it with `trace2skill skills import DIR`, "
             "or draft one with --mode create"
         )
-    fingerprint = config_fingerprint(config, head)
+    # create mode drafts its own base, so the skill's current head does not decide what is reused
+    fingerprint = config_fingerprint(config, head if config.mode == "deepen" else None)
     if not fresh:
         earlier = find_resumable(traces, config.skill, fingerprint)
         if earlier is not None:

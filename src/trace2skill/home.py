@@ -46,3 +46,8 @@ class Home:
     @property
     def models_dir(self) -> Path:
         return self.root / "models"
+
+    @property
+    def redaction_path(self) -> Path:
+        """Optional `redaction.yaml`: extra secret patterns, an allow-list, kinds to turn off."""
+        return self.root / "redaction.yaml"

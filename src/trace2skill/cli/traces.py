@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,17 @@ def _echo_json(value: Any) -> None:
 
 
 def _read_source(source: str) -> str:
-    if source == "-":
-        data = click.get_binary_stream("stdin").read(LIMITS.trajectory_bytes + 1)
-    else:
-        try:
-            data = Path(source).read_bytes()
-        except OSError as e:
-            raise InvalidInput(f"cannot read {source!r}: {e.strerror or e}") from None
+    limit = LIMITS.trajectory_bytes
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with Path(source).open("rb") as f:
+                data = f.read(limit + 1)
+    except OSError as e:
+        raise InvalidInput(f"cannot read {source!r}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise InvalidInput(f"the trajectory is over {limit:,} bytes, the limit (trim tool outputs)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from trace2skill.errors import InvalidInput
+from trace2skill.models import Trajectory
+from trace2skill.store import codec, parse_time
+
+from .conftest import MakeTrajectory, trajectory_data
+
+
+def test_the_fast_serialiser_and_loader_are_in_use_and_agree_with_pydantic() -> None:
+    assert codec._PLAIN_OK and codec._TRUSTED is not None
+    probe = codec._probe()
+    stamp = codec.iso(probe.created_at)  # type: ignore[arg-type]
+    stored = codec.trajectory_json(probe, "t_probe", stamp)
+    assert codec.load_trajectory(stored.decode()) == probe
+    assert json.loads(stored)["id"] == "t_probe"
+
+
+def test_stored_json_round_trips_every_field(make_trajectory: MakeTrajectory) -> None:
+    original = make_trajectory(3, reference=[1, {"a": None}], metadata={"x": None, "y": [1.5, "z"]})
+    stamp = codec.iso(datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC))
+    loaded = codec.load_trajectory(codec.trajectory_json(original, "t_x", stamp).decode())
+    assert loaded.model_dump(exclude={"id", "created_at"}) == original.model_dump(exclude={"id", "created_at"})
+    assert loaded.id == "t_x" and loaded.created_at == datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+def test_hand_edited_json_is_still_read_and_broken_json_is_a_clear_error() -> None:
+    shorthand = json.dumps(trajectory_data(1))  # string `content`, which stored JSON never has
+    assert codec.load_trajectory(shorthand).messages[0].text == "Sum column B of sales1.xlsx into B20"
+    with pytest.raises(InvalidInput, match="a stored trajectory no longer validates"):
+        codec.load_trajectory('{"task": "x"}')
+
+
+def test_load_many_keeps_order_and_restores_the_collector() -> None:
+    import gc
+
+    items = [Trajectory(task=f"t{i}", messages=[]).model_dump_json() for i in range(5)]
+    assert [t.task for t in codec.load_many(items)] == ["t0", "t1", "t2", "t3", "t4"]
+    assert gc.isenabled()
+
+
+def test_iso_is_fixed_width_utc_and_sorts_like_time() -> None:
+    naive = datetime(2026, 1, 2, 3, 4, 5)
+    assert codec.iso(naive) == "2026-01-02T03:04:05.000000+00:00"
+    later = datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=UTC)
+    east = datetime(2026, 1, 2, 5, 5, tzinfo=timezone(timedelta(hours=2)))  # 03:05 UTC
+    assert codec.iso(east) == "2026-01-02T03:05:00.000000+00:00"
+    assert codec.iso(naive) < codec.iso(later) < codec.iso(east)
+
+
+def test_parse_time_reads_iso_dates_and_ages() -> None:
+    assert parse_time("2026-01-31") == datetime(2026, 1, 31)
+    assert parse_time("2026-01-31T12:00:00Z") == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    age = datetime.now(UTC) - parse_time("24h")  # type: ignore[operator]
+    assert timedelta(hours=23, minutes=59) < age < timedelta(hours=24, minutes=1)
+    assert parse_time(None) is None
+    with pytest.raises(InvalidInput, match="cannot read 'last week' as a time"):
+        parse_time("last week")

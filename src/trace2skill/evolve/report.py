@@ -61,8 +61,9 @@ def render_markdown(report: EvolutionReport) -> str:
     lines += ["## Cost", "", "| stage | seconds | calls | rounds | input tokens | cached | output tokens | cost |"]
     lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, s in r.stages.items():
+        seconds = "(in analyse)" if name == "propose" else f"{s.get('seconds', 0):.2f}"
         lines.append(
-            f"| {name} | {s.get('seconds', 0):.2f} | {s.get('calls', 0)} | {s.get('rounds', '')} | "
+            f"| {name} | {seconds} | {s.get('calls', 0)} | {s.get('rounds', '')} | "
             f"{s.get('input_tokens', 0):,} | {s.get('cached_tokens', 0):,} | {s.get('output_tokens', 0):,} | "
             f"{_money(s.get('cost_usd', 0.0))} |"
         )

@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticSerializationError, to_json
 
 from trace2skill.errors import InvalidInput
 
@@ -105,7 +106,12 @@ def utcnow() -> datetime:
 
 
 def _json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
+    """Bytes of `value` as compact UTF-8 JSON. pydantic-core's encoder: several times faster than `json`,
+    which matters because every stored trajectory is re-validated when it is read back."""
+    try:
+        return len(to_json(value, fallback=str))
+    except (PydanticSerializationError, ValueError, TypeError):
+        return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
 
 
 def _bounded_json(value: Any, limit: int, what: str) -> Any:
@@ -444,9 +450,7 @@ class Edit(BaseModel):
     after_section: str | None = Field(default=None, max_length=500)
     content: str | None = Field(default=None, max_length=LIMITS.edit_content_chars)
     id: str | None = Field(default=None, description="Assigned by code, e.g. 'p12.e3'.")
-    sources: list[str] = Field(
-        default_factory=list, description="Ids of the input edits a merged edit came from."
-    )
+    sources: list[str] = Field(default_factory=list, description="Ids of the input edits a merged edit came from.")
     support: list[str] = Field(
         default_factory=list, description="Trajectory ids supporting this edit, computed by code."
     )

@@ -28,6 +28,7 @@ from trace2skill.server.auth import StaticTokenVerifier, auth_settings
 from trace2skill.server.config import ServerConfig
 from trace2skill.server.prompts import register_prompts
 from trace2skill.server.resources import listed_resources, mime_type_for, register_resources, skill_path_of
+from trace2skill.server.skills_extension import SkillsExtension
 from trace2skill.server.state import AppState
 from trace2skill.server.tools import register_tools
 from trace2skill.workspace import Workspace
@@ -111,7 +112,7 @@ def create_server(
     auth: dict[str, Any] = {}
     if token is not None:
         auth = {"token_verifier": StaticTokenVerifier(token), "auth": auth_settings(resource_url or "http://127.0.0.1")}
-    server = Trace2SkillServer(config, **auth)
+    server = Trace2SkillServer(config, extensions=[SkillsExtension()], **auth)
     register_tools(server, allow_paths=config.allow_paths)
     register_resources(server)
     register_prompts(server)

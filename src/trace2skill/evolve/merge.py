@@ -18,7 +18,6 @@ from typing import Any
 from trace2skill.errors import ProviderError
 from trace2skill.evolve.context import RunContext
 from trace2skill.evolve.merge_support import attach_support, chunk_balanced, number_edits, passthrough
-from trace2skill.evolve.propose import screen
 from trace2skill.evolve.schemas import MergedPatchOut
 from trace2skill.llm.types import ChatMessage
 from trace2skill.models import Edit, Patch
@@ -72,9 +71,9 @@ async def merge_group(ctx: RunContext, inputs: list[Patch], level: int, index: i
     except ProviderError as e:
         return passthrough(inputs), {"passthrough": True, "error": str(e)[:500], "dropped": []}
     merged, problems = attach_support(out.to_patch(), inputs)
-    merged = number_edits(merged, f"m{level}.{index}")
-    merged, dropped = screen(ctx, merged, [])
-    return merged, {"passthrough": False, "problems": problems, "dropped": dropped}
+    # No guardrail pass here: inputs were screened as proposals and the final patch is checked before
+    # it is applied, so screening every level again would only repeat that work.
+    return number_edits(merged, f"m{level}.{index}"), {"passthrough": False, "problems": problems}
 
 
 class MergeResult:

@@ -21,7 +21,6 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, PlainValidator, ValidationError
 
 from trace2skill.evolve import estimate, evolve_async, render_markdown
-from trace2skill.importers import RedactionConfig, redact_trajectory
 from trace2skill.llm import Budget, open_llm
 from trace2skill.models import (
     EvolutionConfig,
@@ -100,17 +99,6 @@ def _ws(ctx: Context) -> Workspace:
 # --- recording -----------------------------------------------------------------------------------
 
 
-def _store(ws: Workspace, trajectory: Trajectory) -> tuple[str, int]:
-    """Store with secrets redacted first: `Workspace.record` when the workspace has it."""
-    record = getattr(ws, "record", None)
-    if record is not None:
-        ident, redactions = record(trajectory)
-        return ident, int(redactions if isinstance(redactions, int) else len(redactions))
-    config = RedactionConfig.load(ws.home.root / "redaction.yaml")
-    clean, redactions = redact_trajectory(trajectory, config)
-    return ws.traces.add(clean), redactions
-
-
 async def record_trajectory(
     trajectory: TrajectoryJSON, ctx: Context[AppState]
 ) -> Annotated[CallToolResult, RecordedTrajectory]:
@@ -133,7 +121,7 @@ async def record_trajectory(
     except InvalidTrajectory as e:
         raise ToolError(f"invalid trajectory: {e}") from None
     ws = _ws(ctx)
-    ident, redactions = await _off_loop(_store, ws, parsed)
+    ident, redactions = await _off_loop(ws.record, parsed)
     stored = await _off_loop(ws.traces.get, ident)
     kinds = stored.metadata.get("redactions")
     count = await _off_loop(ws.traces.count, skill=stored.skill) if stored.skill else None

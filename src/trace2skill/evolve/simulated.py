@@ -16,7 +16,6 @@ Tasks tagged `[unfixable]` never reach a passing fix, so the evaluator gate drop
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import random
 import re
@@ -219,8 +218,7 @@ class _View:
 
     @property
     def role(self) -> str:
-        head = self.system.lstrip().splitlines()[0] if self.system.strip() else ""
-        return head
+        return self.system.lstrip().partition("\n")[0]
 
 
 def _topic(text: str) -> str:
@@ -309,6 +307,18 @@ def _file_lines(system: str) -> list[str]:
     return [m.group(1) for m in re.finditer(r"^\s*\d+\| (.*)$", system, re.MULTILINE)]
 
 
+def _closest(value: str, lines: list[str]) -> str:
+    """The line sharing the most words with `value` (a cheap stand-in for a model's judgement)."""
+    words = set(re.findall(r"\w+", value.lower()))
+    best, score = value, 0.0
+    for line in lines:
+        other = set(re.findall(r"\w+", line.lower()))
+        overlap = len(words & other) / max(1, len(words | other))
+        if overlap > score:
+            best, score = line, overlap
+    return best if score >= 0.3 else value
+
+
 def _anchor_fix(view: _View) -> dict[str, Any]:
     user = "\n".join(view.texts)
     fix: dict[str, Any] = {}
@@ -324,8 +334,7 @@ def _anchor_fix(view: _View) -> dict[str, Any]:
         if any(line == value for line in lines):
             fix[name] = value
             continue
-        close = difflib.get_close_matches(value, lines, n=1, cutoff=0.3)
-        fix[name] = close[0] if close else value
+        fix[name] = _closest(value, lines)
     fix["note"] = "pointed the anchors at the closest line"
     return fix
 

@@ -12,8 +12,8 @@ from trace2skill.store import codec, parse_time
 from .conftest import MakeTrajectory, trajectory_data
 
 
-def test_the_fast_serialiser_and_loader_are_in_use_and_agree_with_pydantic() -> None:
-    assert codec._PLAIN_OK and codec._TRUSTED is not None
+def test_the_fast_serialiser_is_in_use_and_agrees_with_pydantic() -> None:
+    assert codec._PLAIN_OK
     probe = codec._probe()
     stamp = codec.iso(probe.created_at)  # type: ignore[arg-type]
     stored = codec.trajectory_json(probe, "t_probe", stamp)

@@ -5,11 +5,7 @@ skips pydantic's per-part union dispatch and takes about 70% of `model_dump_json
 checked against `model_dump_json` on a probe covering every part type when this module loads, and
 falls back to it if they ever differ (a model that gains a custom serializer, for instance).
 
-Reading: stored JSON was validated on its way in, so reading it back skips the Python-level field
-validators (size checks that re-serialise every tool argument, the string-content shorthand):
-`load_trajectory` uses a copy of Trajectory's core schema with those function validators removed,
-which builds the same pydantic objects in about 60% of the time. If pydantic ever changes its
-schema shape, it falls back to ordinary validation.
+Reading: `load_many` parses with the collector paused (see there).
 """
 
 from __future__ import annotations
@@ -22,29 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import SchemaValidator, to_json
+from pydantic_core import to_json
 
 from trace2skill.errors import InvalidInput
 from trace2skill.models import Trajectory, describe_validation_error, utcnow
 
 __all__ = ["dumps", "iso", "load_many", "load_trajectory", "parse_time", "trajectory_json"]
-
-_FUNCTION_SCHEMAS = {"function-after", "function-before", "function-wrap"}
-
-
-def _is_function_schema(node: dict[str, Any]) -> bool:
-    kind = node.get("type")
-    return isinstance(kind, str) and kind in _FUNCTION_SCHEMAS and isinstance(node.get("schema"), dict)
-
-
-def _strip_function_validators(node: Any) -> Any:
-    if isinstance(node, dict):
-        while isinstance(node, dict) and _is_function_schema(node):
-            node = node["schema"]
-        return {key: _strip_function_validators(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_strip_function_validators(value) for value in node]
-    return node
 
 
 def _probe() -> Trajectory:
@@ -81,12 +60,15 @@ def _probe() -> Trajectory:
 
 
 def _plain_json(trajectory: Trajectory, ident: str, created_at: str) -> bytes:
-    fields = dict(trajectory.__dict__)
+    fields = trajectory.__dict__.copy()
     fields["id"] = ident
     fields["created_at"] = created_at
-    fields["messages"] = [{**m.__dict__, "content": [p.__dict__ for p in m.content]} for m in trajectory.messages]
+    fields["messages"] = [
+        {**message.__dict__, "content": [part.__dict__ for part in message.content]} for message in trajectory.messages
+    ]
     fields["outcome"] = trajectory.outcome.__dict__
-    fields["artifacts"] = [a.__dict__ for a in trajectory.artifacts]
+    if trajectory.artifacts:
+        fields["artifacts"] = [artifact.__dict__ for artifact in trajectory.artifacts]
     return to_json(fields)
 
 
@@ -95,22 +77,15 @@ def _pydantic_json(trajectory: Trajectory, ident: str, created_at: str) -> bytes
     return trajectory.model_copy(update=update).model_dump_json().encode()
 
 
-def _fast_paths_agree() -> tuple[bool, SchemaValidator | None]:
+def _fast_path_agrees() -> bool:
     probe = _probe()
     stamp = iso(probe.created_at or utcnow())
     try:
         fast, reference = json.loads(_plain_json(probe, "t_probe", stamp)), json.loads(probe.model_dump_json())
-        plain_ok = datetime.fromisoformat(fast.pop("created_at")) == probe.created_at
-        plain_ok = plain_ok and fast == {key: value for key, value in reference.items() if key != "created_at"}
     except Exception:  # pragma: no cover - a model change the fast path cannot follow
-        plain_ok = False
-    try:
-        validator = SchemaValidator(_strip_function_validators(Trajectory.__pydantic_core_schema__))
-        if validator.validate_json(probe.model_dump_json()) != probe:
-            validator = None
-    except Exception:  # pragma: no cover - depends on pydantic internals; ordinary validation still works
-        validator = None
-    return plain_ok, validator
+        return False
+    same_time = datetime.fromisoformat(fast.pop("created_at")) == probe.created_at
+    return same_time and fast == {key: value for key, value in reference.items() if key != "created_at"}
 
 
 def trajectory_json(trajectory: Trajectory, ident: str, created_at: str) -> bytes:
@@ -118,13 +93,8 @@ def trajectory_json(trajectory: Trajectory, ident: str, created_at: str) -> byte
     return _SERIALIZE(trajectory, ident, created_at)
 
 
-def load_trajectory(data: str) -> Trajectory:
+def load_trajectory(data: str | bytes) -> Trajectory:
     """A Trajectory from JSON this store wrote."""
-    if _TRUSTED is not None:
-        try:
-            return _TRUSTED.validate_json(data)
-        except ValidationError:
-            pass  # written by an older model version, or edited by hand: validate properly below
     try:
         return Trajectory.model_validate_json(data)
     except ValidationError as e:
@@ -182,5 +152,5 @@ def parse_time(value: datetime | date | str | None) -> datetime | None:
         ) from None
 
 
-_PLAIN_OK, _TRUSTED = _fast_paths_agree()
+_PLAIN_OK = _fast_path_agrees()
 _SERIALIZE = _plain_json if _PLAIN_OK else _pydantic_json

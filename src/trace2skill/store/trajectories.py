@@ -13,14 +13,15 @@ import math
 import random
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlite_utils
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from trace2skill.errors import Conflict, InvalidInput, NotFound
-from trace2skill.models import Outcome, Trajectory, describe_validation_error, parse_trajectory, utcnow
+from trace2skill.models import Outcome, Trajectory, describe_validation_error, parse_trajectory
 from trace2skill.store.codec import iso, load_many, load_trajectory, trajectory_json
 from trace2skill.store.db import background_checkpoints, connection_lock, write_transaction
 from trace2skill.store.evolution import EvolutionLog
@@ -71,7 +72,8 @@ class _Row:
 
     def __init__(self, trajectory: Trajectory) -> None:
         ident = trajectory.id or new_id()
-        stamp = iso(trajectory.created_at or utcnow())
+        created = trajectory.created_at
+        stamp = iso(created) if created is not None else datetime.now(UTC).isoformat(timespec="microseconds")
         outcome = trajectory.outcome
         tags = trajectory.tags
         self.id = ident
@@ -83,7 +85,7 @@ class _Row:
             trajectory.skill_version,
             outcome.status,
             outcome.score,
-            json.dumps(tags, ensure_ascii=False) if tags else "[]",
+            to_json(tags).decode() if tags else "[]",
             trajectory_json(trajectory, ident, stamp),
         )
         self.fts = (trajectory.task, trajectory.final_answer, outcome.feedback)

@@ -155,6 +155,8 @@ def test_a_budget_stops_the_run_which_is_then_listed_as_failed(home: Path, serve
     assert listed["status"] == "failed" and 0.05 <= listed["cost_usd"] < 0.08
     shown = json.loads(_invoke(home, "runs", "show", listed["run_id"], "--json").stdout)
     assert shown["saved"]["analyses"] > 0 and shown["status"] == "failed"
+    other = _invoke(home, "evolve", "ledger", "--resume", listed["run_id"])
+    assert other.exit_code == 1 and "does not evolve 'ledger'" in other.stderr
     again = _invoke(home, "evolve", "sheets", "--resume", listed["run_id"])  # the run's budget is spent
     assert again.exit_code == 1 and "budget exceeded" in again.stderr
     assert json.loads(_invoke(home, "runs", "show", listed["run_id"], "--json").stdout)["saved"] == shown["saved"]

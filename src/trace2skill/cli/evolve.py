@@ -134,6 +134,8 @@ def evolve(
         return
     import asyncio
 
+    if resume_run is not None and ws.traces.get_run(resume_run).get("skill") != name:
+        raise InvalidInput(f"run {resume_run} does not evolve {name!r} (see `trace2skill runs show {resume_run}`)")
     err = Console(stderr=True)
     overrides = config if resume_run is None else _resume_overrides(config, options)
     with StageBars(err) as bars:

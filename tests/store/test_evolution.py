@@ -61,6 +61,8 @@ def test_run_errors_are_clear(store: TraceStore) -> None:
         store.update_run("r9", status="failed")
     failed = store.update_run("r1", status="failed", error="provider down")
     assert failed["error"] == "provider down" and failed["finished_at"] is not None
+    resumed = store.update_run("r1", status="running", error=None, resumed=1)
+    assert resumed["finished_at"] is None and resumed["error"] is None and resumed["resumed"] == 1
 
 
 def test_analyses_are_upserted_per_trajectory(store: TraceStore) -> None:

@@ -29,7 +29,7 @@ RUN_FIELDS = ("skill", "status", "config", "base_version", "new_version", "repor
 """Columns of `runs` that `update_run` writes directly; other keyword fields are kept in `extra`."""
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "no_change", "dry_run", "cancelled"})
-"""Statuses that end a run: `update_run` stamps `finished_at` when one is set and none is given."""
+"""Statuses that end a run: `update_run` stamps `finished_at` when one is set (and clears it for any other)."""
 
 CALL_OUTCOMES = frozenset({"ok", "error", "cache_hit", "budget"})
 CALL_FIELDS = (
@@ -123,8 +123,12 @@ class EvolutionLog:
                     sets[key] = value
                 else:
                     extra[key] = value
-            if fields.get("status") in TERMINAL_STATUSES and "finished_at" not in fields and row[1] is None:
-                sets["finished_at"] = iso(utcnow())
+            status = fields.get("status")
+            if status is not None and "finished_at" not in fields:
+                if status not in TERMINAL_STATUSES:
+                    sets["finished_at"] = None  # running again (a resumed run)
+                elif row[1] is None:
+                    sets["finished_at"] = iso(utcnow())
             sets["extra"] = dumps(extra)
             sets["updated_at"] = iso(utcnow())
             assignments = ", ".join(f"{key} = ?" for key in sets)

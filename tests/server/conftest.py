@@ -7,6 +7,7 @@ only set in auto mode (in legacy mode it re-raises inside the server task instea
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,11 @@ def no_model_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
-@pytest.fixture
-def seeded(home: Path) -> Home:
-    """A home with skill `sheets` (v1, then v2 adding an image and a file with a space) and three runs."""
-    h = Home(home)
-    ws = Workspace.open(h)
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: skill `sheets` (v1, then v2 adding an image and a file with a space) and three runs."""
+    root = tmp_path_factory.mktemp("seeded") / "home"
+    ws = Workspace.open(Home(root))
     try:
         base = make_skill("sheets")
         ws.skills.commit(base, parent=None, author="human", changelog=["import"])
@@ -91,12 +92,28 @@ def seeded(home: Path) -> Home:
         )
     finally:
         ws.close()
-    return h
+    return root
 
 
 @pytest.fixture
-def server(seeded: Home) -> Trace2SkillServer:
-    return create_server(ServerConfig(home=seeded))
+def seeded(home: Path, seeded_template: Path) -> Home:
+    """A private copy of the seeded home (the published folder is a relative symlink, copied as one)."""
+    shutil.copytree(seeded_template, home, symlinks=True)
+    return Home(home)
+
+
+@pytest.fixture(scope="session")
+def shared_server() -> Trace2SkillServer:
+    """One server for the session (building the tool schemas is the slow part). With no home of its
+    own it opens $TRACE2SKILL_HOME each time a connection starts, as a server started without
+    --home does: each test's `home` fixture points that at the test's own folder."""
+    return create_server(ServerConfig())
+
+
+@pytest.fixture
+def server(seeded: Home, shared_server: Trace2SkillServer) -> Trace2SkillServer:
+    assert shared_server.state is None, "a previous test left a connection open"
+    return shared_server
 
 
 @pytest.fixture

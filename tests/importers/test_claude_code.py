@@ -258,4 +258,5 @@ def test_a_session_larger_than_the_limit_is_cut_visibly_and_fits(tmp_path: Path,
     dumped = t.model_dump_json()
     # redacted before the cut: no half key survives on either side of the marker
     assert "AKIA" not in dumped and "EXAMPLE" not in dumped
-    assert t.metadata["redactions"]["aws_access_key"] == 8000
+    kept = dumped.count("[REDACTED:aws_access_key]")
+    assert kept > 100 and t.metadata["redactions"]["aws_access_key"] == kept

@@ -15,11 +15,12 @@ few huge outputs give way before any ordinary one does.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from trace2skill.models import LIMITS
 
-__all__ = ["MARKER", "fit_to_limits", "json_size", "truncate_text"]
+__all__ = ["CUT_MARGIN", "MARKER", "fit_to_limits", "json_size", "truncate_text"]
 
 MARKER = "[... trace2skill import: {omitted:,} of {total:,} characters omitted ...]"
 _NOTES_KEPT = 20
@@ -30,17 +31,32 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
 
 
-def truncate_text(text: str, max_chars: int) -> str:
-    """Keep the head (2/3) and the tail (1/3) of `text` around a marker; the result is <= max_chars."""
+CUT_MARGIN = 16_384
+"""Characters beyond each cut that a `clean` function sees, so a secret (even a PEM key block) that
+straddles a cut is recognised whole and removed before the cut, never left as a half."""
+
+
+def truncate_text(text: str, max_chars: int, clean: Callable[[str], str] | None = None) -> str:
+    """Keep the head (2/3) and the tail (1/3) of `text` around a marker; the result is <= max_chars.
+
+    `clean` (a redactor) is applied to the kept head and tail, each with `CUT_MARGIN` characters of
+    what follows or precedes it, before they are cut to length: only the parts kept are scanned, and
+    nothing that straddles a cut survives in part.
+    """
     if len(text) <= max_chars:
-        return text
+        return clean(text) if clean else text
     marker_room = len(MARKER.format(omitted=len(text), total=len(text))) + 2
     keep = max(0, max_chars - marker_room)
     head = keep * 2 // 3
     tail = keep - head
     omitted = len(text) - head - tail
     marker = MARKER.format(omitted=omitted, total=len(text))
-    return f"{text[:head]}\n{marker}\n{text[len(text) - tail :] if tail else ''}"[:max_chars]
+    head_text = text[:head]
+    tail_text = text[len(text) - tail :] if tail else ""
+    if clean is not None:
+        head_text = clean(text[: head + CUT_MARGIN])[:head]
+        tail_text = clean(text[max(0, len(text) - tail - CUT_MARGIN) :])[-tail:] if tail else ""
+    return f"{head_text}\n{marker}\n{tail_text}"[:max_chars]
 
 
 def _truncate_to_bytes(text: str, max_bytes: int) -> str:

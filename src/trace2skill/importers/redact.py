@@ -54,10 +54,16 @@ class Rule:
     pattern: re.Pattern[str]
     triggers: tuple[str, ...] = ()
     lower_triggers: bool = False
+    left: re.Pattern[str] | None = None
+    """When set, a match counts only if the 64 characters before it match `left` at their end. A rule
+    can then start at its rare part (`= "`, an upper-case keyword) and check the key name second,
+    many times faster than a pattern that starts with a word alternation."""
 
 
-def _rule(kind: str, pattern: str, *triggers: str, flags: int = 0, lower: bool = False) -> Rule:
-    return Rule(kind, re.compile(pattern, flags), tuple(triggers), lower)
+def _rule(
+    kind: str, pattern: str, *triggers: str, flags: int = 0, lower: bool = False, left: str | None = None
+) -> Rule:
+    return Rule(kind, re.compile(pattern, flags), tuple(triggers), lower, re.compile(left) if left else None)
 
 
 _SECRET_WORDS = (
@@ -130,11 +136,9 @@ RULES: tuple[Rule, ...] = (
         r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]*:(?P<secret>[^\s@/\"'<>]+)@(?=[^\s@])",
         "://",
     ),
-    _rule(
+    _rule(  # key: "value", key = 'value', "key": "value" for secret-looking key names
         "secret_assignment",
-        r"(?i)(?:\b|_)(?:"
-        + _SECRET_WORDS
-        + r")[\"']?\s*[:=]\s*(?P<q>[\"'])(?P<secret>(?![$<{%\[])[^\"'\s]{4,}?)(?P=q)",
+        r"[:=][ \t]*(?P<q>[\"'])(?P<secret>(?![$<{%\[])[^\"'\s]{4,}?)(?P=q)",
         "pass",
         "pwd",
         "secret",
@@ -142,18 +146,18 @@ RULES: tuple[Rule, ...] = (
         "token",
         "credential",
         lower=True,
+        left=r"(?i)(?:\b|_)(?:" + _SECRET_WORDS + r")[\"']?[ \t]*\Z",
     ),
-    _rule(
+    _rule(  # NAME_PASSWORD=value in .env files and shell commands
         "secret_assignment",
-        r"(?m)(?:^|(?<=[\s;&|]))(?:export\s+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|API_?KEY|TOKEN|PRIVATE_KEY|CREDENTIALS?)"
-        r"[A-Z0-9_]*\s*=\s*(?P<secret>(?![$<{%\[\"'(`])(?=[^\s\"'#]*[A-Za-z])(?!(?i:true|false|null|none)\b)"
-        r"[^\s\"'#]{6,})(?=\s|$)",
-        "pass",
-        "secret",
-        "key",
-        "token",
-        "credential",
-        lower=True,
+        r"(?:PASSWORD|PASSWD|SECRET|API_?KEY|TOKEN|PRIVATE_KEY|CREDENTIALS?)[A-Z0-9_]*[ \t]*=[ \t]*"
+        r"(?P<secret>(?![$<{%\[\"'(`])(?=[^\s\"'#]*[A-Za-z])(?!(?i:true|false|null|none)\b)[^\s\"'#]{6,})(?=\s|$)",
+        "PASS",
+        "SECRET",
+        "KEY",
+        "TOKEN",
+        "CREDENTIAL",
+        left=r"(?:^|[\s;&|])(?:export[ \t]+)?[A-Z0-9_]*\Z",
     ),
     _rule(
         "secret_assignment",
@@ -237,16 +241,20 @@ class Redactor:
                         continue
                 elif not any(t in value for t in rule.triggers):
                     continue
-            new = rule.pattern.sub(self._replacer(rule.kind, counts), value)
+            new = rule.pattern.sub(self._replacer(rule, counts), value)
             if new is not value and new != value:
                 value = new
                 lowered = None
         return value
 
-    def _replacer(self, kind: str, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
+    def _replacer(self, rule: Rule, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
+        kind = rule.kind
+
         def replace(match: re.Match[str]) -> str:
             whole = match.group(0)
             if "[REDACTED:" in whole or any(a.fullmatch(whole) for a in self.allow):
+                return whole
+            if rule.left is not None and not rule.left.search(match.string, max(0, match.start() - 64), match.start()):
                 return whole
             try:
                 start, end = match.span("secret")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trace2skill.errors import Conflict, NotFound
-from trace2skill.models import Trajectory
+from trace2skill.models import ReasoningPart, TextPart, ToolCallPart, ToolResultPart, Trajectory
 
-__all__ = ["StoreCounts", "store_trajectories"]
+__all__ = ["BATCH_BYTES", "StoreCounts", "approx_size", "store_trajectories"]
 
 
 @dataclass
@@ -36,13 +36,33 @@ class StoreCounts:
         return {"added": self.added, "replaced": self.replaced, "unchanged": self.unchanged}
 
 
-def _batches(items: Iterable[Trajectory], size: int) -> Iterator[list[Trajectory]]:
+BATCH_BYTES = 4 * 1024 * 1024
+"""A batch is written once it holds this much text, so memory stays bounded however many runs come."""
+
+
+def approx_size(t: Trajectory) -> int:
+    """Characters of text a trajectory carries (a cheap stand-in for its JSON size)."""
+    total = len(t.task) + len(t.final_answer or "")
+    for msg in t.messages:
+        for part in msg.content:
+            if isinstance(part, TextPart | ReasoningPart):
+                total += len(part.text)
+            elif isinstance(part, ToolResultPart):
+                total += len(part.output) if isinstance(part.output, str) else len(part.output_text)
+            elif isinstance(part, ToolCallPart):
+                total += len(part.arguments) if isinstance(part.arguments, str) else 64 * len(part.arguments)
+    return total
+
+
+def _batches(items: Iterable[Trajectory], size: int, max_bytes: int = BATCH_BYTES) -> Iterator[list[Trajectory]]:
     batch: list[Trajectory] = []
+    held = 0
     for item in items:
         batch.append(item)
-        if len(batch) >= size:
+        held += approx_size(item)
+        if len(batch) >= size or held >= max_bytes:
             yield batch
-            batch = []
+            batch, held = [], 0
     if batch:
         yield batch
 
@@ -63,7 +83,10 @@ def carry_over(old: Trajectory, new: Trajectory) -> Trajectory:
 
 
 def store_trajectories(store: Any, trajectories: Iterable[Trajectory], batch_size: int = 200) -> StoreCounts:
-    """Add, replace or skip each trajectory (see the module docstring); batches of `batch_size`."""
+    """Add, replace or skip each trajectory (see the module docstring).
+
+    Written in batches of `batch_size` runs or `BATCH_BYTES` of text, whichever comes first.
+    """
     counts = StoreCounts()
     for batch in _batches(trajectories, batch_size):
         latest: dict[str, Trajectory] = {}

@@ -16,7 +16,7 @@ MODEL = "qwen2.5-coder-0.5b"
 class Capital(BaseModel):
     city: str = Field(min_length=1, max_length=40)
     country: str = Field(min_length=1, max_length=40)
-    population_millions: float = Field(ge=0, le=100)
+    population_millions: float = Field(ge=0)  # llama.cpp grammars enforce structure and types, not bounds
     landmarks: list[str] = Field(max_length=3)
 
 

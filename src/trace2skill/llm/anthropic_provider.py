@@ -15,7 +15,7 @@ import anthropic
 import httpx2
 
 from trace2skill.errors import ProviderError
-from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify
+from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify, shared_ssl_context
 from trace2skill.llm.structured import answer_tool_name
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
 
@@ -67,6 +67,7 @@ class AnthropicProvider(Provider):
         http = httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections),
             timeout=httpx2.Timeout(self.timeout, connect=10.0),
+            verify=shared_ssl_context(),
         )
         return anthropic.AsyncAnthropic(
             api_key=self._api_key,

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import anyio
 from pydantic import BaseModel
 
-from trace2skill.errors import BudgetExceeded, ProviderError
+from trace2skill.errors import BudgetExceeded, InvalidInput, ProviderError
 from trace2skill.llm.accounting import UsageTotals
 from trace2skill.llm.budget import Budget
 from trace2skill.llm.cache import ResponseCache
@@ -71,7 +71,7 @@ class LLM:
         self.provider = provider
         self.concurrency = concurrency or provider.default_concurrency
         if self.concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+            raise InvalidInput(f"LLM concurrency must be >= 1, got {self.concurrency}")
         self.retry = retry
         self.budget = budget
         self._owns_cache = cache is not None and not isinstance(cache, ResponseCache)

@@ -16,7 +16,7 @@ import httpx2
 import openai
 
 from trace2skill.errors import ProviderError
-from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify
+from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify, shared_ssl_context
 from trace2skill.llm.structured import answer_tool_name, strict_schema
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
 
@@ -70,6 +70,7 @@ class OpenAIProvider(Provider):
         http = httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections),
             timeout=httpx2.Timeout(self.timeout, connect=10.0),
+            verify=shared_ssl_context(),
         )
         return openai.AsyncOpenAI(
             api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout, http_client=http

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -25,6 +27,7 @@ __all__ = [
     "RetryableError",
     "classify",
     "parse_retry_after",
+    "shared_ssl_context",
 ]
 
 # 408 timeout, 409 conflict (lock contention), 429 rate limit, 5xx server, 529 Anthropic overloaded.
@@ -113,3 +116,12 @@ class LoopBound:
     def clear(self) -> None:
         self._loop = None
         self._value = None
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every HTTP client: building one loads the CA bundle (about 40 ms), and a
+    run may open several clients (see `trace2skill.evolve.fanout`)."""
+    import httpx2
+
+    return httpx2.create_ssl_context()

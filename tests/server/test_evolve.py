@@ -16,7 +16,7 @@ from mcp.client import ClientRequestContext
 from trace2skill.evolve.simulated import chat_handler, make_skill, make_trajectories, server_handler
 from trace2skill.home import Home
 from trace2skill.llm import ChatMessage, ChatRequest
-from trace2skill.llm.testserver import FakeLLMServer
+from trace2skill.llm.testserver import FakeLLMServer, Fault
 from trace2skill.server import ServerConfig, create_server
 from trace2skill.workspace import Workspace
 
@@ -189,3 +189,15 @@ async def test_evolving_a_skill_that_does_not_exist_is_a_clear_error_that_record
     assert result.is_error and "no skill named 'nope' to deepen" in _text(result)
     assert bad.is_error and "fan_in" in _text(bad)
     assert _data(runs)["runs"] == []
+
+
+async def test_a_failed_run_is_a_tool_error_that_still_carries_its_report(fleet_home: Home, connect: Connect) -> None:
+    with FakeLLMServer(lambda request: Fault.error(400, "model refused the request")) as broken:
+        server = create_server(ServerConfig(home=fleet_home, model=f"anthropic:fleet@{broken.url}"))
+        async with connect(server) as client:
+            result = await client.call_tool("evolve_skill", {"name": "sheets", "workers": 2})
+            current = await client.call_tool("get_skill", {"name": "sheets"})
+    data = _data(result)
+    assert result.is_error and data["status"] == "failed" and data["new_version"] is None
+    assert "every analysis failed" in data["error"] and "**Status:** failed" in _text(result) and data["report"]["run_id"] == data["run_id"]
+    assert _data(current)["version"] == 1

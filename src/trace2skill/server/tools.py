@@ -448,7 +448,9 @@ async def evolve_skill(
         cost_usd=report.cost_usd,
         report=report,
     )
-    return _answer(result, render_markdown(report))
+    answer = _answer(result, render_markdown(report))
+    answer.is_error = report.status == "failed"  # the report still comes back, so the agent can say why
+    return answer
 
 
 async def list_runs(

@@ -147,11 +147,12 @@ def test_an_unknown_outcome_filter_is_refused(store: TraceStore) -> None:
         store.filter(outcome="failed")
 
 
-@pytest.mark.parametrize("selective", [0, 10**9])
+@pytest.mark.parametrize("selective", [0, 15, 10**9])
 def test_tag_and_text_filters_give_the_same_rows_whichever_plan_leads(
     store: TraceStore, make_trajectory: MakeTrajectory, monkeypatch: pytest.MonkeyPatch, selective: int
 ) -> None:
-    monkeypatch.setattr(trajectories, "SELECTIVE", selective)
+    monkeypatch.setattr(trajectories, "SELECTIVE_TAG", selective)
+    monkeypatch.setattr(trajectories, "SELECTIVE_TEXT", selective)
     for i in range(40):
         tags = ["even" if i % 2 == 0 else "odd"] + (["third"] if i % 3 == 0 else [])
         status = "failure" if i % 4 == 0 else "success"

@@ -9,7 +9,7 @@ substring), and text is a full-text search over the task, the final answer and t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, get_args
@@ -103,6 +103,10 @@ class Filters:
         columns = (self.skill, self.outcome, self.since, self.until)
         return self.has_sets and all(value is None for value in columns)
 
+    def set_kinds(self) -> list[str]:
+        """ "tag" or "text" for each entry of `set_queries`."""
+        return ["tag"] * len(self.tags) + (["text"] if self.text is not None else [])
+
     def set_queries(self) -> list[tuple[str, list[Any]]]:
         """One `SELECT <key>` per tag and text filter: the keys of the rows each one lets through."""
         queries: list[tuple[str, list[Any]]] = [
@@ -112,15 +116,17 @@ class Filters:
             queries.append((f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [self.text]))
         return queries
 
-    def where(self, sets: SetMode = "drive") -> tuple[str, list[Any]]:
-        """The WHERE clause and its parameters, with the tag and text filters written for `sets`:
+    def where(self, plan: SetMode | Sequence[SetMode] = "drive") -> tuple[str, list[Any]]:
+        """The WHERE clause and its parameters, with each tag and text filter (in `set_queries` order)
+        written the way `plan` says (one mode for all, or one per filter):
 
-        - "drive": the key sets may lead the query plan (right when they are small);
-        - "probe": they are only checked (`+t.seq IN ...`), so SQLite walks an index in the wanted
-          order and stops at the LIMIT (right when they are large);
-        - "point": each row is checked with a primary-key look-up (right when a few known rows
-          are tested, as sampling does).
+        - "drive": `t.seq IN (keys)`, so a small key set may lead the query plan;
+        - "probe": `+t.seq IN (keys)`: the set is built once and only checked, so SQLite walks an
+          index in the wanted order and stops at the LIMIT (right for a large text match);
+        - "point": a correlated look-up per row; for tags that is one primary-key probe, right for a
+          large tag or for testing a few known rows (sampling); text stays "drive" there.
         """
+        modes = list(plan) if not isinstance(plan, str) else [plan] * (len(self.tags) + (self.text is not None))
         clauses: list[str] = []
         params: list[Any] = []
         if self.skill is not None:
@@ -138,14 +144,15 @@ class Filters:
         if self.until is not None:
             clauses.append("t.created_at < ?")
             params.append(iso(self.until))
-        key = "+t.seq" if sets == "probe" else "t.seq"
-        for tag in self.tags:
-            if sets == "point":
+        for tag, mode in zip(self.tags, modes, strict=False):
+            if mode == "point":
                 clauses.append(f"EXISTS (SELECT 1 FROM {TAGS_TABLE} g WHERE g.tag = ? AND g.seq = t.seq)")
             else:
+                key = "+t.seq" if mode == "probe" else "t.seq"
                 clauses.append(f"{key} IN (SELECT seq FROM {TAGS_TABLE} WHERE tag = ?)")
             params.append(tag)
         if self.text is not None:
+            key = "+t.seq" if modes[-1] == "probe" else "t.seq"
             clauses.append(f"{key} IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)")
             params.append(self.text)
         return (" AND ".join(clauses) or "1"), params

@@ -42,7 +42,8 @@ def sample_seqs(conn: sqlite3.Connection, filters: Filters, n: int, rng: random.
     """Up to `n` distinct keys of rows matching `filters`, uniformly at random, in draw order."""
     if n <= 0:
         return []
-    lo, hi = conn.execute(f"SELECT min(seq), max(seq) FROM {TABLE}").fetchone()
+    # Two subqueries: SQLite answers a lone min() or max() from the end of the key b-tree, but scans for both at once.
+    lo, hi = conn.execute(f"SELECT (SELECT min(seq) FROM {TABLE}), (SELECT max(seq) FROM {TABLE})").fetchone()
     if lo is None:
         return []
     span = hi - lo + 1

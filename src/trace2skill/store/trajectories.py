@@ -36,8 +36,9 @@ DEFAULT_BATCH = 500
 FAILURE_SIDE = ("failure", "partial")
 SUCCESS_SIDE = ("success",)
 PREVIEW_CHARS = 160
-SELECTIVE = 20_000
-"""A tag or text filter matching at most this many rows leads the query plan; a larger one is only probed."""
+SELECTIVE_TAG = 2_000
+SELECTIVE_TEXT = 20_000
+"""A tag (text) filter matching at most this many rows leads the query plan; a larger one is only checked."""
 
 TrajectoryInput = Trajectory | Mapping[str, Any] | str | bytes
 TimeInput = datetime | date | str | None
@@ -282,7 +283,7 @@ class TraceStore(EvolutionLog):
                 queries = filters.set_queries()
                 sql = "SELECT count(*) FROM (" + " INTERSECT ".join(query for query, _ in queries) + ")"
                 return conn.execute(sql, [value for _, values in queries for value in values]).fetchone()[0]
-            where, params = filters.where(self._set_mode(conn, filters))
+            where, params = filters.where(self._plan(conn, filters))
             return conn.execute(f"SELECT count(*) FROM {TABLE} t WHERE {where}", params).fetchone()[0]
 
     def summaries(
@@ -319,20 +320,27 @@ class TraceStore(EvolutionLog):
             for r in (by_seq[seq] for seq in seqs if seq in by_seq)
         ]
 
-    def _set_mode(self, conn: sqlite3.Connection, filters: Filters) -> SetMode:
-        """Let tag and text key sets lead the query only when one of them is small (see `Filters.where`)."""
-        for sql, values in filters.set_queries():
-            (size,) = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {SELECTIVE + 1})", values).fetchone()
-            if size <= SELECTIVE:
-                return "drive"
-        return "probe"
+    def _plan(self, conn: sqlite3.Connection, filters: Filters) -> list[SetMode]:
+        """How each tag and text filter should enter the query, from the size of its key set.
+
+        A small set leads the plan ("drive": look up its rows). A large one is only checked while
+        SQLite walks the index that gives the wanted order: tags by a primary-key probe per row
+        ("point"), text through its match set built once ("probe"; checking the full-text index per
+        row costs more than building the set).
+        """
+        plan: list[SetMode] = []
+        for kind, (sql, values) in zip(filters.set_kinds(), filters.set_queries(), strict=True):
+            cap = SELECTIVE_TAG if kind == "tag" else SELECTIVE_TEXT
+            (size,) = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {cap + 1})", values).fetchone()
+            plan.append("drive" if size <= cap else "point" if kind == "tag" else "probe")
+        return plan
 
     def _newest(self, filters: Filters, limit: int | None, offset: int) -> list[int]:
         """Keys of matching rows, newest first: ordered on index columns, before any JSON is read."""
         page = _page(limit, offset)
         with self._lock:
             conn = self.db.conn
-            where, params = filters.where(self._set_mode(conn, filters))
+            where, params = filters.where(self._plan(conn, filters))
             sql = f"SELECT t.seq FROM {TABLE} t WHERE {where} ORDER BY t.created_at DESC, t.seq DESC LIMIT ? OFFSET ?"
             return [row[0] for row in conn.execute(sql, [*params, *page])]
 

@@ -20,6 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, PlainValidator, ValidationError
 
+from trace2skill.errors import InvalidInput
 from trace2skill.evolve import estimate, evolve_async, render_markdown
 from trace2skill.llm import Budget, open_llm
 from trace2skill.models import (
@@ -117,7 +118,7 @@ async def record_trajectory(
     field and reason, and nothing is stored.
     """
     try:
-        parsed = parse_trajectory(trajectory)
+        parsed = await anyio.to_thread.run_sync(parse_trajectory, trajectory)  # up to 8 MiB: off the event loop
     except InvalidTrajectory as e:
         raise ToolError(f"invalid trajectory: {e}") from None
     ws = _ws(ctx)
@@ -201,7 +202,7 @@ def _skill_view(ws: Workspace, name: str, version: int | None) -> SkillView:
     text = skills.read_file(name, "SKILL.md", v.version).decode("utf-8", errors="replace")
     try:
         frontmatter = read_frontmatter(text).data
-    except Exception:  # a hand-made SKILL.md with broken YAML is still served
+    except InvalidInput:  # a hand-made SKILL.md with broken YAML is still served
         frontmatter = {}
     files = [SkillFileEntry.of(name, f) for f in skills.list_files(name, v.version)]
     return SkillView(

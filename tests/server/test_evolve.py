@@ -199,5 +199,6 @@ async def test_a_failed_run_is_a_tool_error_that_still_carries_its_report(fleet_
             current = await client.call_tool("get_skill", {"name": "sheets"})
     data = _data(result)
     assert result.is_error and data["status"] == "failed" and data["new_version"] is None
-    assert "every analysis failed" in data["error"] and "**Status:** failed" in _text(result) and data["report"]["run_id"] == data["run_id"]
+    assert "every analysis failed" in data["error"] and "**Status:** failed" in _text(result)
+    assert data["report"]["run_id"] == data["run_id"]
     assert _data(current)["version"] == 1

@@ -29,7 +29,7 @@ def _stderr() -> Console:
 def _redaction(state: Any, enabled: bool) -> Any:
     from trace2skill.importers import RedactionConfig
 
-    return RedactionConfig.load(state.home.root / "redaction.yaml") if enabled else None
+    return RedactionConfig.load(state.home.redaction_path) if enabled else None
 
 
 @cli.command("import")

@@ -212,6 +212,7 @@ class Redactor:
 
     def __init__(self, config: RedactionConfig | None = None) -> None:
         config = config or RedactionConfig()
+        self.source = _fingerprint(config)
         disabled = set(config.disable)
         rules = [r for r in RULES if r.kind not in disabled]
         for kind, pattern in config.patterns.items():
@@ -276,6 +277,7 @@ _DEFAULT: Redactor | None = None
 
 
 def _redactor(config: RedactionConfig | Redactor | None) -> Redactor:
+    """The compiled redactor for a config, compiled once per config object (and once for the defaults)."""
     global _DEFAULT
     if isinstance(config, Redactor):
         return config
@@ -283,7 +285,15 @@ def _redactor(config: RedactionConfig | Redactor | None) -> Redactor:
         if _DEFAULT is None:
             _DEFAULT = Redactor()
         return _DEFAULT
-    return Redactor(config)
+    compiled = config.__dict__.get("_compiled")
+    if not isinstance(compiled, Redactor) or compiled.source != _fingerprint(config):
+        compiled = Redactor(config)
+        config.__dict__["_compiled"] = compiled
+    return compiled
+
+
+def _fingerprint(config: RedactionConfig) -> tuple[Any, ...]:
+    return (tuple(sorted(config.patterns.items())), tuple(config.allow), tuple(config.disable), config.default_allow)
 
 
 def redact_text(text: str, config: RedactionConfig | Redactor | None = None) -> tuple[str, Counter[str]]:

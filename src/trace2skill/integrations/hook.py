@@ -120,7 +120,7 @@ def run_import(home: Path, transcript: Path, session: str | None) -> dict[str, A
 
     with _SessionLock(home, session or str(transcript)):
         resolved = Home.resolve(home)
-        redaction = RedactionConfig.load(resolved.root / "redaction.yaml")
+        redaction = RedactionConfig.load(resolved.redaction_path)
         items = list(import_paths(session_files(transcript, session), "claude-code", redaction=redaction))
         errors = [f"{i.source}: {i.error}" for i in items if i.error]
         workspace = Workspace.open(resolved)

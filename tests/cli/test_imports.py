@@ -182,3 +182,16 @@ def test_a_real_claude_code_folder_imports_with_its_subagents(tmp_path: Path, sh
     result = invoke(tmp_path / "home", "import", "claude-code", str(folder), "--json")
     summary = json.loads(result.output)
     assert summary["imported"] == 3 and summary["errors"] == []
+
+
+def test_many_bad_records_are_counted_and_the_listing_is_shortened(tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})
+    path.write_text("\n".join(["{oops"] * 30 + [good]) + "\n")
+    result = invoke(tmp_path / "home", "import", "openai-chat", str(path))
+    assert result.exit_code == 0
+    assert "record errors (30):" in result.output
+    assert f"{path}:20: invalid JSON" in result.output and f"{path}:21:" not in result.output
+    assert "... and 10 more" in result.output
+    summary = json.loads(invoke(tmp_path / "home2", "import", "openai-chat", str(path), "--json").output)
+    assert summary["errors_total"] == 30 and summary["imported"] == 1

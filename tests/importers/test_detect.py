@@ -95,3 +95,15 @@ def test_a_request_body_is_told_apart_by_its_blocks_and_roles(tmp_path: Path) ->
     assert detect_format(anthropic) == "anthropic-messages"
     assert detect_format(chat) == "openai-chat"
     assert detect_format(responses) == "openai-responses"
+
+
+def test_a_jsonl_file_whose_first_line_is_corrupt_is_still_read_line_by_line(
+    tmp_path: Path, fixtures: Path, load: Any
+) -> None:
+    good = (fixtures / "claude_code_branches.jsonl").read_text().splitlines()
+    path = tmp_path / "session.jsonl"
+    path.write_text("\n".join(['{"type": "user", "uuid": ', *good[1:]]) + "\n")
+    assert detect_format(path) == "claude-code"
+    items = load(path)
+    assert any(i.error and i.source.endswith(":1") for i in items)
+    assert sum(1 for i in items if i.trajectory) == 2

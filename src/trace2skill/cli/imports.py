@@ -93,7 +93,7 @@ def import_command(
             progress.update(task, description=f"[cyan]{path.name[:40]}")
             for item in import_file(path, fmt, skill=skill, outcome=outcome, tags=tags, redactor=redactor):
                 summary.add(item)
-                progress.update(task, imported=summary.imported, errors=len(summary.errors))
+                progress.update(task, imported=summary.imported, errors=summary.errors_total)
                 if item.trajectory is not None:
                     yield item.trajectory
             progress.advance(task)
@@ -136,14 +136,17 @@ def _print_summary(summary: Any, counts: Any) -> None:
         click.echo("  redacted: 0")
     if summary.truncations:
         click.echo(f"  truncated fields: {summary.truncations} (see metadata.truncated)")
-    for title, rows in (("unsupported files", summary.unsupported), ("record errors", summary.errors)):
+    for title, rows, total in (
+        ("unsupported files", summary.unsupported, len(summary.unsupported)),
+        ("record errors", summary.errors, summary.errors_total),
+    ):
         if not rows:
             continue
-        click.echo(f"  {title} ({len(rows)}):")
+        click.echo(f"  {title} ({total}):")
         for source, error in rows[:_SHOWN_ERRORS]:
             click.echo(f"    {source}: {error}")
-        if len(rows) > _SHOWN_ERRORS:
-            click.echo(f"    ... and {len(rows) - _SHOWN_ERRORS} more (use --json for all)")
+        if total > _SHOWN_ERRORS:
+            click.echo(f"    ... and {total - _SHOWN_ERRORS} more (--json lists up to {len(rows)})")
 
 
 # --- hooks -------------------------------------------------------------------------------------

@@ -86,13 +86,14 @@ def _jsonl_head(path: Path) -> list[dict[str, Any]] | None:
     records: list[dict[str, Any]] = []
     lines = 0
     bad = 0
+    jsonl = path.suffix.lower() == ".jsonl"  # a corrupt first line does not make it a JSON document
     for _, line in read_lines(path):
         lines += 1
         try:
             value = json.loads(line)
         except json.JSONDecodeError:
             bad += 1
-            if lines == 1 or bad > lines // 2:
+            if (lines == 1 and not jsonl) or bad > max(lines // 2, 1):
                 return None  # a pretty-printed JSON document, not JSONL
             continue
         if isinstance(value, dict):

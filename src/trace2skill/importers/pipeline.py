@@ -68,6 +68,7 @@ ALIASES = {
     "harbor": "atif",
 }
 _SUFFIXES = (".jsonl", ".json", ".traj")
+MAX_KEPT_ERRORS = 1000
 _VOLATILE_METADATA = frozenset({"file", "redactions", "truncated"})
 
 
@@ -115,6 +116,7 @@ class ImportSummary:
     files: int = 0
     imported: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    errors_total: int = 0
     unsupported: list[tuple[str, str]] = field(default_factory=list)
     redactions: Counter[str] = field(default_factory=Counter)
     truncations: int = 0
@@ -124,7 +126,9 @@ class ImportSummary:
         if item.unsupported:
             self.unsupported.append((item.source, item.error or "unsupported"))
         elif item.error:
-            self.errors.append((item.source, item.error))
+            self.errors_total += 1
+            if len(self.errors) < MAX_KEPT_ERRORS:  # a file of a million bad lines must not fill memory
+                self.errors.append((item.source, item.error))
         elif item.trajectory is not None:
             self.imported += 1
             self.truncations += item.truncations
@@ -140,6 +144,7 @@ class ImportSummary:
             "imported": self.imported,
             "formats": dict(self.formats),
             "errors": [{"source": s, "error": e} for s, e in self.errors],
+            "errors_total": self.errors_total,
             "unsupported": [{"source": s, "error": e} for s, e in self.unsupported],
             "redactions": dict(sorted(self.redactions.items())),
             "truncated_fields": self.truncations,

@@ -18,7 +18,7 @@ def models() -> None:
 
 
 @models.command("install")
-@click.argument("name", type=click.Choice(sorted(CATALOG)))
+@click.argument("name", type=click.Choice(sorted(CATALOG)), metavar="NAME")
 @click.option("--force", is_flag=True, help="Reinstall even if the file is already there.")
 @pass_state
 def install(state: State, name: str, force: bool) -> None:

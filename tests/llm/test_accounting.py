@@ -12,6 +12,7 @@ import pytest
 from trace2skill.errors import BudgetExceeded
 from trace2skill.llm import CALL_LOG_KEYS, LLM, Budget, ChatMessage, ChatRequest, ResponseCache, ScriptedProvider
 from trace2skill.llm.testserver import Fault
+from trace2skill.store import TraceStore, open_database
 
 pytestmark = pytest.mark.anyio
 
@@ -26,28 +27,19 @@ def ask(i: int, run_id: str | None = "run-1") -> ChatRequest:
 
 
 class CallSink:
-    """The call-log sink: the real trace store when it is present, else a list. `read()` returns what was written."""
+    """The call-log sink: the real trace store's `log_calls`, counting batches; `read()` returns what it holds."""
 
     def __init__(self, tmp_path: Path) -> None:
-        try:
-            from trace2skill.store import TraceStore, open_database
-        except ImportError:
-            self.store = None
-            self.rows: list[dict[str, Any]] = []
-        else:
-            self.store = TraceStore(open_database(tmp_path / "trace2skill.db"))
+        self.store = TraceStore(open_database(tmp_path / "trace2skill.db"))
         self.batches = 0
 
     def __call__(self, records: list[dict[str, Any]]) -> None:
         self.batches += 1
         assert all(tuple(r) == CALL_LOG_KEYS for r in records)  # exactly the agreed keys
-        if self.store is not None:
-            self.store.log_calls(records)
-        else:
-            self.rows.extend(records)
+        self.store.log_calls(records)
 
     def read(self) -> list[dict[str, Any]]:
-        return self.store.calls() if self.store is not None else list(self.rows)
+        return self.store.calls()
 
 
 @pytest.fixture

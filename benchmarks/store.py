@@ -17,6 +17,7 @@ temp folder (`--cache`); later runs reuse it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import sqlite3
@@ -172,7 +173,8 @@ def single_add_latencies(path: Path, trajectories: list[Trajectory]) -> list[flo
 def build_large(path: Path, n: int, console: Console) -> None:
     """n trajectories, built from 1,000 serialised templates with each row's own id and time spliced in."""
     marker = Path(f"{path}.complete")
-    if marker.exists() and path.exists():
+    schema = hashlib.sha256("\n".join(TRAJECTORY_DDL).encode()).hexdigest()[:16]
+    if path.exists() and marker.exists() and marker.read_text() == f"{n} {schema}":
         return
     _remove(path)
     marker.unlink(missing_ok=True)
@@ -207,7 +209,7 @@ def build_large(path: Path, n: int, console: Console) -> None:
         console.print(f"  building {min(base + chunk, n):,}/{n:,} rows ({time.perf_counter() - start:.0f} s)", end="\r")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     conn.close()
-    marker.write_text(str(n))
+    marker.write_text(f"{n} {schema}")
     console.print(f"  built {n:,} rows in {time.perf_counter() - start:.0f} s" + " " * 20)
 
 

@@ -18,7 +18,7 @@ speed-up over the sequential baseline >= 0.9 of its ideal (sequential rounds / p
 >= 85% of the analysts' input tokens served from the prompt cache.
 
     .venv/bin/python benchmarks/evolve.py            # N = 50, 200, 1000 at L = 0.2 and 1.0; baseline at N = 50
-    .venv/bin/python benchmarks/evolve.py --quick    # N = 50 only, baseline at L = 0.05; under a minute
+    .venv/bin/python benchmarks/evolve.py --quick    # N = 50 only, baseline at L = 0.1 s; under a minute
 """
 
 from __future__ import annotations
@@ -135,14 +135,14 @@ def load_note() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="N = 50 only; baseline at L = 0.05 s")
+    parser.add_argument("--quick", action="store_true", help="N = 50 only; baseline at L = 0.1 s")
     parser.add_argument("--sizes", default=None, help="comma-separated N (default 50,200,1000)")
     parser.add_argument("--latencies", default="0.2,1.0")
     parser.add_argument("--profile", action="store_true", help="profile the largest run at the first latency")
     args = parser.parse_args()
     sizes = [int(x) for x in (args.sizes or ("50" if args.quick else "50,200,1000")).split(",")]
     latencies = [float(x) for x in args.latencies.split(",")]
-    seq_latency = 0.05 if args.quick else 0.2
+    seq_latency = 0.1 if args.quick else 0.2
     print(f"# evolve benchmark: W={W}, B={B}, S0 {SKILL_FILLER_LINES} filler lines; {load_note()}", flush=True)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:

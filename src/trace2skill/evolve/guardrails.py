@@ -422,8 +422,10 @@ def check_pairing(
         created = {e.file for e in kept if e.op == "create"}
         deleted = {e.file for e in kept if e.op == "delete_file"}
         files = (s0_files | created) - deleted
-        skill_md = apply_patch(skill, Patch(edits=[e for e in kept if e.file == "SKILL.md"])).skill.skill_md
-        linked = mentioned_paths(skill_md, dirs)
+        linked: set[str] = set()
+        if created or deleted:  # only creates and deletions ask what SKILL.md links to after the patch
+            skill_md = apply_patch(skill, Patch(edits=[e for e in kept if e.file == "SKILL.md"])).skill.skill_md
+            linked = mentioned_paths(skill_md, dirs)
         victims: dict[int, str] = {}
         for i, edit in enumerate(kept):
             if edit.op == "create":

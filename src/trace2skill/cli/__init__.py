@@ -9,3 +9,4 @@ from trace2skill.cli import imports  # noqa: E402,F401
 from trace2skill.cli import evolve  # noqa: E402,F401
 from trace2skill.cli import serve  # noqa: E402,F401
 from trace2skill.cli import traces  # noqa: E402,F401
+from trace2skill.cli import demo  # noqa: E402,F401

@@ -1,0 +1,71 @@
+"""The demo's offline model: the simulated analyst fleet, told which lesson each embedded run teaches.
+
+`trace2skill.evolve.simulated` answers every prompt of the pipeline like a careful analyst, and
+recognises a run's subject by a `[topic:NAME]` marker in its text. The demo's runs are plain,
+realistic trajectories without markers; their tags name the subject instead (`dates`, `units`,
+`totals`, `headers`, `readback`), and runs tagged `missing-input` are broken tasks no lesson could
+fix. This handler adds the marker to a request that carries one of those runs, then lets the
+simulated fleet answer. It stands in for a model's judgement and nothing else: the requests come
+from the real pipeline through the real SDK client over loopback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from trace2skill.evolve.simulated import TOPICS, server_handler
+from trace2skill.models import Trajectory
+
+__all__ = ["BROKEN_TAG", "DemoFleet", "marker_for"]
+
+BROKEN_TAG = "missing-input"
+
+
+def marker_for(trajectory: Trajectory) -> str:
+    """`[topic:NAME]` for the run's first subject tag, plus `[unfixable]` for a broken task."""
+    parts = [f"[topic:{tag}]" for tag in trajectory.tags if tag in TOPICS][:1]
+    if BROKEN_TAG in trajectory.tags:
+        parts.append("[unfixable]")
+    return " ".join(parts)
+
+
+class DemoFleet:
+    """A `FakeLLMServer` handler: the simulated fleet, with each embedded run's marker added."""
+
+    def __init__(self, trajectories: Iterable[Trajectory]) -> None:
+        self.markers = {f"Task: {t.task}": m for t in trajectories if (m := marker_for(t))}
+
+    def __call__(self, req: Any) -> Any:
+        return server_handler(self.mark(req))
+
+    def mark(self, req: Any) -> Any:
+        """The request with the marker appended to the first text that quotes a known task."""
+        for i, message in enumerate(req.messages):
+            content = message.get("content")
+            if isinstance(content, str):
+                marked = self._marked(content)
+                if marked is not None:
+                    return self._replace(req, i, {**message, "content": marked})
+            elif isinstance(content, list):
+                for j, block in enumerate(content):
+                    text = block.get("text") if isinstance(block, dict) else None
+                    marked = self._marked(text) if isinstance(text, str) else None
+                    if marked is not None:
+                        blocks = [*content[:j], {**block, "text": marked}, *content[j + 1 :]]
+                        return self._replace(req, i, {**message, "content": blocks})
+        return req
+
+    def _marked(self, text: str) -> str | None:
+        if "Task: " not in text:
+            return None
+        for task, marker in self.markers.items():
+            if task in text:
+                return f"{text}\n{marker}"
+        return None
+
+    @staticmethod
+    def _replace(req: Any, index: int, message: dict[str, Any]) -> Any:
+        messages = [*req.messages[:index], message, *req.messages[index + 1 :]]
+        return dataclasses.replace(req, messages=messages)

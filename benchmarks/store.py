@@ -35,7 +35,7 @@ from rich.table import Table
 
 from trace2skill.models import Trajectory
 from trace2skill.store import PAGE_SIZE, TraceStore, open_database
-from trace2skill.store.schema import FTS_TABLE, TABLE, TAGS_TABLE, TRAJECTORY_DDL
+from trace2skill.store.schema import DATA_TABLE, FTS_TABLE, MIGRATIONS, TABLE, TAGS_TABLE
 from trace2skill.store.trajectories import _Row
 
 SKILLS = ("xlsx", "pdf-tools", "wiki-tables", "code-review", "sql-helper")
@@ -50,9 +50,10 @@ BATCH = 500
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 INSERT_ROW = (
-    f"INSERT INTO {TABLE} (seq, id, created_at, skill, skill_version, outcome, score, tags, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO {TABLE} (seq, id, created_at, skill, skill_version, outcome, score, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+INSERT_DATA = f"INSERT INTO {DATA_TABLE} (seq, data) VALUES (?, ?)"
 INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, task, final_answer, feedback) VALUES (?, ?, ?, ?)"
 INSERT_TAG = f"INSERT INTO {TAGS_TABLE} (tag, seq) VALUES (?, ?)"
 
@@ -114,27 +115,33 @@ def _remove(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _raw_rows(
-    rows: list[_Row], first_seq: int
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    main = [(first_seq + k, *row.columns[:-1], row.columns[-1].decode()) for k, row in enumerate(rows)]
+Rows = list[tuple[Any, ...]]
+
+
+def _raw_rows(rows: list[_Row], first_seq: int) -> tuple[Rows, Rows, Rows, Rows]:
+    main = [(first_seq + k, *row.columns) for k, row in enumerate(rows)]
+    data = [(first_seq + k, row.data.decode()) for k, row in enumerate(rows)]
     fts = [(first_seq + k, *row.fts) for k, row in enumerate(rows)]
     tags = [(tag, first_seq + k) for k, row in enumerate(rows) for tag in row.tags]
-    return main, fts, tags
+    return main, data, fts, tags
+
+
+def _fresh_schema(path: Path) -> None:
+    """An empty database with exactly the store's schema (its own migrations), then closed."""
+    _remove(path)
+    open_database(path).close()
 
 
 def bulk_raw(path: Path, rows: list[_Row]) -> float:
     """Seconds for raw executemany of pre-serialised rows, one transaction per batch, then a checkpoint."""
-    _remove(path)
+    _fresh_schema(path)
     conn = _connect(path)
-    for sql in TRAJECTORY_DDL:
-        conn.execute(sql)
-    conn.commit()
     batches = [_raw_rows(rows[i : i + BATCH], i + 1) for i in range(0, len(rows), BATCH)]
     start = time.perf_counter()
-    for main, fts, tags in batches:
+    for main, data, fts, tags in batches:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(INSERT_ROW, main)
+        conn.executemany(INSERT_DATA, data)
         conn.executemany(INSERT_FTS, fts)
         conn.executemany(INSERT_TAG, tags)
         conn.commit()
@@ -173,36 +180,36 @@ def single_add_latencies(path: Path, trajectories: list[Trajectory]) -> list[flo
 def build_large(path: Path, n: int, console: Console) -> None:
     """n trajectories, built from 1,000 serialised templates with each row's own id and time spliced in."""
     marker = Path(f"{path}.complete")
-    schema = hashlib.sha256("\n".join(TRAJECTORY_DDL).encode()).hexdigest()[:16]
+    schema = hashlib.sha256(repr(MIGRATIONS).encode()).hexdigest()[:16]
     if path.exists() and marker.exists() and marker.read_text() == f"{n} {schema}":
         return
-    _remove(path)
     marker.unlink(missing_ok=True)
-    db = open_database(path)  # the real schema, via the real migrations
-    db.close()
+    _fresh_schema(path)
     conn = _connect(path, synchronous="OFF")
     template_stamp = "2000-01-01T00:00:00.000000+00:00"
     templates = []
     for i in range(1000):
         row = _Row(make_trajectory(i, datetime.fromisoformat(template_stamp)).model_copy(update={"id": "t_template"}))
-        data = row.columns[-1].decode()
+        data = row.data.decode()
         assert data.count('"t_template"') == 1 and data.count(template_stamp) == 1
         templates.append((row, data))
     step = timedelta(days=365) / n
     start = time.perf_counter()
     chunk = 20_000
     for base in range(0, n, chunk):
-        main, fts, tags = [], [], []
+        main, datas, fts, tags = [], [], [], []
         for seq in range(base + 1, min(base + chunk, n) + 1):
             row, data = templates[seq % 1000]
             ident = f"t_big{seq:09d}"
             stamp = (START + step * seq).isoformat(timespec="microseconds")
             data = data.replace('"t_template"', f'"{ident}"', 1).replace(template_stamp, stamp, 1)
-            main.append((seq, ident, stamp, *row.columns[2:-1], data))
+            main.append((seq, ident, stamp, *row.columns[2:]))
+            datas.append((seq, data))
             fts.append((seq, *row.fts))
             tags.extend((tag, seq) for tag in row.tags)
         conn.execute("BEGIN")
         conn.executemany(INSERT_ROW, main)
+        conn.executemany(INSERT_DATA, datas)
         conn.executemany(INSERT_FTS, fts)
         conn.executemany(INSERT_TAG, tags)
         conn.commit()
@@ -241,7 +248,7 @@ def main() -> int:
 
     trajectories = [make_trajectory(i) for i in range(n_bulk)]
     prepared = [_Row(t) for t in trajectories]
-    row_kb = statistics.mean(len(r.columns[-1]) for r in prepared[:500]) / 1024
+    row_kb = statistics.mean(len(r.data) for r in prepared[:500]) / 1024
     work = Path(tempfile.mkdtemp(prefix="t2s-bench-", dir=args.cache))
     raw_times, our_times = [], []
     for _ in range(rounds):

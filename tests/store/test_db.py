@@ -10,6 +10,7 @@ import sqlite_utils
 from trace2skill.errors import InvalidInput
 from trace2skill.store import (
     BUSY_TIMEOUT_S,
+    MIGRATIONS,
     PAGE_SIZE,
     TraceStore,
     apply_migrations,
@@ -29,11 +30,10 @@ def test_open_database_creates_the_folder_and_configures_the_connection(tmp_path
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_S * 1000
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
-    assert {"trajectories", "trajectories_fts", "trajectory_tags", "runs", "analyses", "patches", "llm_calls"} <= set(
-        db.table_names()
-    )
+    tables = {"trajectories", "trajectory_data", "trajectories_fts", "trajectory_tags"}
+    assert tables | {"runs", "analyses", "patches", "llm_calls"} <= set(db.table_names())
     applied = db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'trace2skill.store'").fetchall()
-    assert [name for (name,) in applied] == ["0001_trajectories", "0002_evolution"]
+    assert [name for (name,) in applied] == ["0001_trajectories", "0002_evolution", "0003_split_data"]
     db.close()
 
 
@@ -43,7 +43,7 @@ def test_reopening_applies_nothing_twice_and_keeps_the_data(db_path: Path, make_
     first.close()
     again = open_database(db_path)
     assert TraceStore(again).get(ident).id == ident
-    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
     again.close()
 
 
@@ -57,7 +57,7 @@ def test_other_modules_apply_their_own_migrations_to_the_same_file(db: sqlite_ut
     apply_migrations(db, theirs)
     apply_migrations(db, theirs)
     sets = db.execute("SELECT migration_set, count(*) FROM _sqlite_migrations GROUP BY 1 ORDER BY 1").fetchall()
-    assert sets == [("someone.else", 1), ("trace2skill.store", 2)]
+    assert sets == [("someone.else", 1), ("trace2skill.store", 3)]
     assert "things" in db.table_names()
 
 
@@ -135,4 +135,22 @@ def test_another_process_sees_committed_rows_only(db_path: Path, make_trajectory
         assert reader.execute("SELECT count(*) FROM trajectories").fetchone()[0] == 0
     assert reader.execute("SELECT count(*) FROM trajectories").fetchone()[0] == 1
     reader.close()
+    db.close()
+
+
+def test_a_database_from_before_the_data_split_keeps_its_trajectories(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    old = sqlite_utils.Database(sqlite3.connect(db_path))
+    MIGRATIONS.apply(old, stop_before="0003_split_data")
+    data = '{"id": "t_old", "task": "old task", "messages": [], "created_at": "2025-01-01T00:00:00Z"}'
+    old.execute(
+        "INSERT INTO trajectories (seq, id, created_at, outcome, tags, data) "
+        "VALUES (1, 't_old', ?, 'unknown', '[]', ?)",
+        ["2025-01-01T00:00:00.000000+00:00", data],
+    )
+    old.close()
+    db = open_database(db_path)
+    store = TraceStore(db)
+    assert store.get("t_old").task == "old task"
+    assert "data" not in {column.name for column in db["trajectories"].columns}
     db.close()

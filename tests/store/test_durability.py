@@ -59,6 +59,7 @@ def check_whole_batches(db_path: Path, batch: int) -> int:
         rows = db.execute("SELECT count(*) FROM trajectories").fetchone()[0]
         assert rows % batch == 0
         assert db.execute("SELECT count(*) FROM trajectories_fts").fetchone()[0] == rows
+        assert db.execute("SELECT count(*) FROM trajectory_data").fetchone()[0] == rows
         assert (
             db.execute("SELECT count(*) FROM trajectories_fts f JOIN trajectories t ON t.seq = f.rowid").fetchone()[0]
             == rows

@@ -84,7 +84,7 @@ def test_both_paths_agree_on_what_matches(
     matching = {t.metadata["n"] for t in store.filter(outcome="failure", tags=["even"], limit=None)}
     drawn = sample_seqs(db.conn, filters, 30, random.Random(5))  # 30 of ~2,000 keys: random draws
     listed = sample_seqs(db.conn, filters, 900, random.Random(5))  # most of them: list every match
-    n_of = {seq: n for seq, n in db.execute("SELECT seq, json_extract(data, '$.metadata.n') FROM trajectories")}
+    n_of = {seq: n for seq, n in db.execute("SELECT seq, json_extract(data, '$.metadata.n') FROM trajectory_data")}
     assert len(drawn) == 30 and {n_of[s] for s in drawn} <= matching
     assert {n_of[s] for s in listed} == matching
 

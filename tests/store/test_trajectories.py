@@ -15,11 +15,13 @@ from .conftest import MakeTrajectory, trajectory_data
 
 
 def side_rows(db: sqlite_utils.Database) -> tuple[int, int, int]:
-    """Rows in the main table, the full-text table and the tag table."""
-    return tuple(  # type: ignore[return-value]
+    """Rows in the main table (checked equal to the JSON table), the full-text table and the tag table."""
+    main, data, fts, tags = (
         db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        for table in ("trajectories", "trajectories_fts", "trajectory_tags")
+        for table in ("trajectories", "trajectory_data", "trajectories_fts", "trajectory_tags")
     )
+    assert main == data
+    return main, fts, tags
 
 
 def test_add_then_get_returns_the_same_trajectory_with_an_id_and_time(

@@ -116,7 +116,7 @@ class Filters:
             queries.append((f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [self.text]))
         return queries
 
-    def where(self, plan: SetMode | Sequence[SetMode] = "drive") -> tuple[str, list[Any]]:
+    def where(self, plan: SetMode | Sequence[SetMode] = "drive", lead: bool = True) -> tuple[str, list[Any]]:
         """The WHERE clause and its parameters, with each tag and text filter (in `set_queries` order)
         written the way `plan` says (one mode for all, or one per filter):
 
@@ -125,24 +125,28 @@ class Filters:
           index in the wanted order and stops at the LIMIT (right for a large text match);
         - "point": a correlated look-up per row; for tags that is one primary-key probe, right for a
           large tag or for testing a few known rows (sampling); text stays "drive" there.
+
+        With `lead=False` no column filter may lead either (`+t.skill`...): for checking a given
+        list of keys, where walking the skill or outcome index instead would read half the table.
         """
+        col = "t." if lead else "+t."
         modes = list(plan) if not isinstance(plan, str) else [plan] * (len(self.tags) + (self.text is not None))
         clauses: list[str] = []
         params: list[Any] = []
         if self.skill is not None:
-            clauses.append("t.skill = ?")
+            clauses.append(f"{col}skill = ?")
             params.append(self.skill)
         if self.outcome is not None:
             if not self.outcome:
                 clauses.append("0")
             else:
-                clauses.append(f"t.outcome IN ({', '.join('?' * len(self.outcome))})")
+                clauses.append(f"{col}outcome IN ({', '.join('?' * len(self.outcome))})")
                 params.extend(self.outcome)
         if self.since is not None:
-            clauses.append("t.created_at >= ?")
+            clauses.append(f"{col}created_at >= ?")
             params.append(iso(self.since))
         if self.until is not None:
-            clauses.append("t.created_at < ?")
+            clauses.append(f"{col}created_at < ?")
             params.append(iso(self.until))
         for tag, mode in zip(self.tags, modes, strict=False):
             if mode == "point":

@@ -49,7 +49,7 @@ def sample_seqs(conn: sqlite3.Connection, filters: Filters, n: int, rng: random.
     span = hi - lo + 1
     if span <= 4 * n + 64:
         return _all_matches(conn, filters, n, rng)
-    where, params = filters.where("point")
+    where, params = filters.where("point", lead=False)
     probe = f"SELECT t.seq FROM {TABLE} t WHERE t.seq IN (SELECT value FROM json_each(?)) AND {where}"
     drawn: set[int] = set()
     hits: list[int] = []

@@ -1,17 +1,20 @@
 """The trace store's tables, as `sqlite_utils.Migrations("trace2skill.store")`.
 
-Trajectories keep their full JSON in `data` plus the columns that filters and listings need, so
-a filter never parses JSON. `seq` is the integer primary key: full-text rows and tag rows point at
-it, and seeded sampling draws from its range. Append new migrations; never edit an applied one.
+`trajectories` holds the columns that filters, listings and sampling need (about 150 bytes a row,
+so a million rows stay a small, cache-friendly b-tree); the full JSON lives in `trajectory_data`
+and is read only for the rows finally returned. `seq` is the integer primary key everything
+points at: the JSON row, the full-text row, the tag rows; seeded sampling draws from its range.
+Append new migrations; never edit an applied one.
 """
 
 from __future__ import annotations
 
 import sqlite_utils
 
-__all__ = ["FTS_TABLE", "MIGRATIONS", "TABLE", "TAGS_TABLE", "TRAJECTORY_DDL"]
+__all__ = ["DATA_TABLE", "FTS_TABLE", "MIGRATIONS", "TABLE", "TAGS_TABLE", "TRAJECTORY_DDL"]
 
 TABLE = "trajectories"
+DATA_TABLE = "trajectory_data"
 FTS_TABLE = "trajectories_fts"
 TAGS_TABLE = "trajectory_tags"
 
@@ -36,6 +39,12 @@ TRAJECTORY_DDL: tuple[str, ...] = (
     # rowid = trajectories.seq; written in the same transaction as the row it indexes.
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
     "task, final_answer, feedback, tokenize = 'unicode61 remove_diacritics 2')",
+)
+
+SPLIT_DATA_DDL: tuple[str, ...] = (
+    f"CREATE TABLE {DATA_TABLE} (seq INTEGER PRIMARY KEY, data TEXT NOT NULL)",
+    f"INSERT INTO {DATA_TABLE} (seq, data) SELECT seq, data FROM {TABLE}",
+    f"ALTER TABLE {TABLE} DROP COLUMN data",
 )
 
 EVOLUTION_DDL: tuple[str, ...] = (
@@ -108,3 +117,9 @@ def _trajectories(db: sqlite_utils.Database) -> None:
 @MIGRATIONS(name="0002_evolution")
 def _evolution(db: sqlite_utils.Database) -> None:
     _run_all(db, EVOLUTION_DDL)
+
+
+@MIGRATIONS(name="0003_split_data")
+def _split_data(db: sqlite_utils.Database) -> None:
+    """The JSON moves out of the filtered table: key look-ups while sampling stop reading 5 KB rows."""
+    _run_all(db, SPLIT_DATA_DDL)

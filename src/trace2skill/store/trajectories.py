@@ -1,8 +1,8 @@
 """TraceStore: recorded trajectories in SQLite, plus the evolution tables (see `evolution.py`).
 
-Each trajectory is one row: its full JSON in `data`, and the columns filters need (skill, version,
-outcome, score, creation time, tags). Its task, final answer and feedback go to an FTS5 table and
-its tags to a tag table, in the same transaction, so the three never disagree.
+Each trajectory is a row of the columns filters need (skill, version, outcome, score, creation
+time, tags) and a row of its full JSON; its task, final answer and feedback go to an FTS5 table
+and its tags to a tag table. All four are written in one transaction, so they never disagree.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from trace2skill.store.evolution import EvolutionLog
 from trace2skill.store.ids import new_id
 from trace2skill.store.query import STATUSES, Filters, SetMode
 from trace2skill.store.sampling import sample_seqs
-from trace2skill.store.schema import FTS_TABLE, TABLE, TAGS_TABLE
+from trace2skill.store.schema import DATA_TABLE, FTS_TABLE, TABLE, TAGS_TABLE
 
 __all__ = ["DEFAULT_BATCH", "FAILURE_SIDE", "SUCCESS_SIDE", "TraceStore", "TraceSummary"]
 
@@ -44,9 +44,10 @@ TrajectoryInput = Trajectory | Mapping[str, Any] | str | bytes
 TimeInput = datetime | date | str | None
 
 _INSERT_ROW = (
-    f"INSERT INTO {TABLE} (seq, id, created_at, skill, skill_version, outcome, score, tags, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))"
+    f"INSERT INTO {TABLE} (seq, id, created_at, skill, skill_version, outcome, score, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_DATA = f"INSERT INTO {DATA_TABLE} (seq, data) VALUES (?, CAST(? AS TEXT))"
 _INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, task, final_answer, feedback) VALUES (?, ?, ?, ?)"
 _JSON_LIST = "(SELECT value FROM json_each(?))"
 """One parameter holding a JSON list, instead of one `?` per item (no variable-count limit)."""
@@ -69,7 +70,7 @@ class TraceSummary(BaseModel):
 class _Row:
     """A trajectory ready to insert: its column values and its full-text fields."""
 
-    __slots__ = ("columns", "fts", "id", "tags")
+    __slots__ = ("columns", "data", "fts", "id", "tags")
 
     def __init__(self, trajectory: Trajectory) -> None:
         ident = trajectory.id or new_id()
@@ -87,8 +88,8 @@ class _Row:
             outcome.status,
             outcome.score,
             to_json(tags).decode() if tags else "[]",
-            trajectory_json(trajectory, ident, stamp),
         )
+        self.data = trajectory_json(trajectory, ident, stamp)
         self.fts = (trajectory.task, trajectory.final_answer, outcome.feedback)
 
 
@@ -177,6 +178,7 @@ class TraceStore(EvolutionLog):
                 (top,) = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {TABLE}").fetchone()
                 seqs = range(top + 1, top + 1 + len(batch))
                 conn.executemany(_INSERT_ROW, [(seq, *row.columns) for seq, row in zip(seqs, batch, strict=True)])
+                conn.executemany(_INSERT_DATA, [(seq, row.data) for seq, row in zip(seqs, batch, strict=True)])
                 conn.executemany(_INSERT_FTS, [(seq, *row.fts) for seq, row in zip(seqs, batch, strict=True)])
                 tag_rows = [(tag, seq) for seq, row in zip(seqs, batch, strict=True) for tag in row.tags]
                 if tag_rows:
@@ -201,12 +203,13 @@ class TraceStore(EvolutionLog):
         """Replace a trajectory's outcome (status, score, feedback, judge); returns the updated trajectory."""
         new_outcome = _as_outcome(outcome)
         with write_transaction(self.db) as conn:
-            seq, data = self._locate(conn, trajectory_id, "data")
+            seq, _ = self._locate(conn, trajectory_id, "seq")
+            (data,) = conn.execute(f"SELECT data FROM {DATA_TABLE} WHERE seq = ?", (seq,)).fetchone()
             updated = load_trajectory(data).model_copy(update={"outcome": new_outcome})
             conn.execute(
-                f"UPDATE {TABLE} SET outcome = ?, score = ?, data = ? WHERE seq = ?",
-                (new_outcome.status, new_outcome.score, updated.model_dump_json(), seq),
+                f"UPDATE {TABLE} SET outcome = ?, score = ? WHERE seq = ?", (new_outcome.status, new_outcome.score, seq)
             )
+            conn.execute(f"UPDATE {DATA_TABLE} SET data = ? WHERE seq = ?", (updated.model_dump_json(), seq))
             conn.execute(f"UPDATE {FTS_TABLE} SET feedback = ? WHERE rowid = ?", (new_outcome.feedback, seq))
         return updated
 
@@ -215,6 +218,7 @@ class TraceStore(EvolutionLog):
         with write_transaction(self.db) as conn:
             seq, tags = self._locate(conn, trajectory_id, "tags")
             conn.execute(f"DELETE FROM {TABLE} WHERE seq = ?", (seq,))
+            conn.execute(f"DELETE FROM {DATA_TABLE} WHERE seq = ?", (seq,))
             conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = ?", (seq,))
             tag_keys = [(tag, seq) for tag in json.loads(tags)]
             conn.executemany(f"DELETE FROM {TAGS_TABLE} WHERE tag = ? AND seq = ?", tag_keys)
@@ -233,7 +237,9 @@ class TraceStore(EvolutionLog):
             return self.db.conn.execute(sql, list(params)).fetchall()
 
     def get(self, trajectory_id: str) -> Trajectory:
-        rows = self._fetch(f"SELECT data FROM {TABLE} WHERE id = ?", [trajectory_id])
+        rows = self._fetch(
+            f"SELECT d.data FROM {TABLE} t JOIN {DATA_TABLE} d ON d.seq = t.seq WHERE t.id = ?", [trajectory_id]
+        )
         if not rows:
             raise NotFound(f"no trajectory with id {trajectory_id!r}")
         return load_trajectory(rows[0][0])
@@ -241,7 +247,10 @@ class TraceStore(EvolutionLog):
     def get_many(self, trajectory_ids: Iterable[str]) -> list[Trajectory]:
         """Trajectories in the order asked; NotFound names the first id that does not exist."""
         ids = list(trajectory_ids)
-        rows = self._fetch(f"SELECT id, data FROM {TABLE} WHERE id IN {_JSON_LIST}", [json.dumps(ids)])
+        rows = self._fetch(
+            f"SELECT t.id, d.data FROM {TABLE} t JOIN {DATA_TABLE} d ON d.seq = t.seq WHERE t.id IN {_JSON_LIST}",
+            [json.dumps(ids)],
+        )
         by_id = dict(rows)
         for ident in ids:
             if ident not in by_id:
@@ -249,7 +258,7 @@ class TraceStore(EvolutionLog):
         return load_many(by_id[ident] for ident in ids)
 
     def _by_seqs(self, seqs: list[int]) -> list[Trajectory]:
-        rows = self._fetch(f"SELECT seq, data FROM {TABLE} WHERE seq IN {_JSON_LIST}", [json.dumps(seqs)])
+        rows = self._fetch(f"SELECT seq, data FROM {DATA_TABLE} WHERE seq IN {_JSON_LIST}", [json.dumps(seqs)])
         by_seq = dict(rows)
         return load_many(by_seq[seq] for seq in seqs if seq in by_seq)
 

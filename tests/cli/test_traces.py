@@ -212,3 +212,17 @@ def test_the_installed_command_records_from_stdin(home: Path) -> None:
     )
     assert broken.returncode == 1 and broken.stderr.startswith("Error: not valid JSON") and broken.stdout == ""
     assert stored(home) == [ident]
+
+
+def test_record_redacts_secrets_before_anything_is_stored(home: Path) -> None:
+    secret = "AKIA" + "ABCDEFGHIJKLMNOP"
+    leaky = {**EXAMPLE, "final_answer": f"used key {secret} to upload"}
+    ident = record(home, leaky)
+    stored_answer = as_json(home, "traces", "show", ident)["final_answer"]
+    assert secret not in stored_answer and stored_answer.startswith("used key ")
+    workspace = Workspace.open(Home(home))
+    try:
+        dump = "\n".join(workspace.db.conn.iterdump())
+    finally:
+        workspace.close()
+    assert secret not in dump

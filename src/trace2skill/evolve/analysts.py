@@ -90,11 +90,10 @@ def analysis_kind(trajectory: Trajectory) -> str:
 
 async def analyse(ctx: RunContext, trajectory: Trajectory, index: int) -> Analysis:
     """The right analyst for this trajectory, with lesson limits and the reference guard applied."""
-    if analysis_kind(trajectory) == "success":
-        return await _success(ctx, trajectory, index)
-    evaluator = ctx.resolve_evaluator(trajectory)
+    kind = analysis_kind(trajectory)
+    evaluator = ctx.resolve_evaluator(trajectory) if kind == "error" else None
     if evaluator is None:
-        return await _failure_single(ctx, trajectory, index)
+        return await _single_call(ctx, trajectory, index, kind)
     return await _failure_agentic(ctx, trajectory, index, evaluator)
 
 
@@ -125,36 +124,21 @@ def _finish(trajectory: Trajectory, analysis: Analysis, *, gate: bool) -> Analys
     )
 
 
-async def _success(ctx: RunContext, t: Trajectory, index: int) -> Analysis:
-    request = ctx.request(
-        "success_analyst", [ChatMessage(role="user", content=render_full(t))], purpose="analyse.success"
+async def _single_call(ctx: RunContext, t: Trajectory, index: int, kind: str) -> Analysis:
+    """The one-call analysts: the success analyst, and the error analyst when no evaluator exists."""
+    role, schema = (
+        ("success_analyst", SuccessAnalysisOut) if kind == "success" else ("error_analyst_single", ErrorAnalysisOut)
     )
-    out, _ = await ctx.llm.structured(request, SuccessAnalysisOut)
+    request = ctx.request(role, [ChatMessage(role="user", content=render_full(t))], purpose=f"analyse.{kind}")
+    out, _ = await ctx.llm.structured(request, schema)
     raw = Analysis(
         trajectory_id=_tid(t),
         index=index,
-        kind="success",
+        kind=kind,  # type: ignore[arg-type]
         mode="single",
+        causes=getattr(out, "causes", []),
         lessons=out.lessons,
-        solution_path=out.solution_path,
-        turns=1,
-    )
-    return _finish(t, raw, gate=False)
-
-
-async def _failure_single(ctx: RunContext, t: Trajectory, index: int) -> Analysis:
-    request = ctx.request(
-        "error_analyst_single", [ChatMessage(role="user", content=render_full(t))], purpose="analyse.error"
-    )
-    out, _ = await ctx.llm.structured(request, ErrorAnalysisOut)
-    raw = Analysis(
-        trajectory_id=_tid(t),
-        index=index,
-        kind="error",
-        mode="single",
-        causes=out.causes,
-        lessons=out.lessons,
-        confirmed=None,
+        solution_path=getattr(out, "solution_path", ""),
         turns=1,
     )
     return _finish(t, raw, gate=False)

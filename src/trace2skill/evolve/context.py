@@ -8,6 +8,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from trace2skill.evolve.apply import DEFAULT_PROTECTED
 from trace2skill.evolve.evaluator import EvaluatorResolver, resolver_for
 from trace2skill.evolve.prompting import render_skill, system_prompt
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolSpec
@@ -16,9 +17,6 @@ from trace2skill.models import EvolutionConfig, Skill
 __all__ = ["DEFAULT_PROTECTED", "ChatLLM", "RunContext"]
 
 T = TypeVar("T", bound=BaseModel)
-
-DEFAULT_PROTECTED = frozenset({"LICENSE", "LICENSE.txt", "LICENSE.md"})
-"""Files no evolution may touch unless the caller says otherwise."""
 
 
 class ChatLLM(Protocol):

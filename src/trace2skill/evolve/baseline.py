@@ -75,9 +75,9 @@ async def run_sequential(
         analyses += len(found)
         lessons += sum(len(a.lessons) for a in found)
         rounds["analyse"] += max((a.turns for a in found), default=0)
+        rounds["propose"] += 1 if any(a.lessons for a in found) else 0
         if not patches:
             continue
-        rounds["propose"] += 1
         patches_total += len(patches)
         if len(patches) > 1:
             merged = await merge_tree(

@@ -93,7 +93,6 @@ def _fresh_home(home: str | os.PathLike[str] | None, keep: bool) -> Path:
     return root
 
 
-
 @contextlib.contextmanager
 def _no_display() -> Iterator[ProgressCallback]:
     yield ignore_progress

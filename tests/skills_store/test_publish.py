@@ -63,7 +63,10 @@ while not os.path.exists(stop):
         continue
     finally:
         os.close(dir_fd)
-    if len(found) == 1:
+    if not found:
+        # Every file already gone: the pinned folder was pruned underneath the reader, not mixed.
+        stats["vanished"] += 1
+    elif len(found) == 1:
         stats["complete"] += 1
         seen |= found
     else:

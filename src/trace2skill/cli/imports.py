@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.traces import traces_group
 from trace2skill.errors import InvalidInput, NotFound
 
 __all__ = ["hooks", "import_command", "judge_command"]
@@ -265,19 +266,6 @@ def _report_change(change: Any, verb: str, as_json: bool) -> None:
 # --- traces judge ------------------------------------------------------------------------------
 
 
-def _traces_group() -> click.Group:
-    """The `traces` group, shared with other modules' commands (created here if nobody has yet)."""
-    existing = cli.commands.get("traces")
-    if isinstance(existing, click.Group):
-        return existing
-
-    @cli.group("traces")
-    def traces() -> None:
-        """Recorded trajectories."""
-
-    return traces
-
-
 @click.command("judge")
 @click.option(
     "--limit",
@@ -368,4 +356,4 @@ def judge_command(
         sys.exit(1)
 
 
-_traces_group().add_command(judge_command)
+traces_group.add_command(judge_command)

@@ -33,17 +33,9 @@ OUTCOME_STYLES = {"success": "green", "failure": "red", "partial": "yellow", "un
 SHOWN_CHARS = 2_000
 
 
-def traces_group() -> click.Group:
-    """The `traces` group, shared with other modules' commands (created here if nobody has yet)."""
-    existing = cli.commands.get("traces")
-    if isinstance(existing, click.Group):
-        return existing
-
-    @cli.group("traces")
-    def traces() -> None:
-        """Recorded trajectories."""
-
-    return traces
+@cli.group("traces")
+def traces_group() -> None:
+    """Recorded trajectories."""
 
 
 def _echo_json(value: Any) -> None:
@@ -184,7 +176,7 @@ def _listing(state: Any, filters: dict[str, Any], limit: int, offset: int, as_js
         _print_table(rows, store.count(**filters), offset)
 
 
-@traces_group().command("list")
+@traces_group.command("list")
 @_filter_options
 @pass_state
 def list_command(
@@ -202,7 +194,7 @@ def list_command(
     _listing(state, _filters(skill, outcomes, since, until, tags), limit, offset, as_json)
 
 
-@traces_group().command("search")
+@traces_group.command("search")
 @click.argument("query")
 @_filter_options
 @pass_state
@@ -267,7 +259,7 @@ def _print_trajectory(t: Trajectory) -> None:
             console.print(f"{escape(artifact.name)} ({len(artifact.content):,} chars, {artifact.encoding})")
 
 
-@traces_group().command("show")
+@traces_group.command("show")
 @click.argument("trajectory_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole trajectory as JSON.")
 @pass_state
@@ -280,7 +272,7 @@ def show_command(state: Any, trajectory_id: str, as_json: bool) -> None:
         _print_trajectory(trajectory)
 
 
-@traces_group().command("label")
+@traces_group.command("label")
 @click.argument("trajectory_id", metavar="ID")
 @click.argument("status", type=click.Choice(STATUSES))
 @click.option("--score", type=float, help="A score, e.g. 0.0-1.0.")
@@ -300,7 +292,7 @@ def label_command(
         click.echo(f"Labelled {updated.id} as {status}.")
 
 
-@traces_group().command("delete")
+@traces_group.command("delete")
 @click.argument("trajectory_id", metavar="ID")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"id": ..., "deleted": true}.')

@@ -15,8 +15,10 @@ import anthropic
 import httpx2
 
 from trace2skill.errors import ProviderError
+from trace2skill.llm.body import FragmentCache, encode, prepend_member
 from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify, shared_ssl_context
 from trace2skill.llm.structured import answer_tool_name
+from trace2skill.llm.transport import http_client
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
 
 __all__ = ["AnthropicProvider"]
@@ -54,6 +56,7 @@ class AnthropicProvider(Provider):
             )
         self._api_key = key or "not-needed"
         self._client = LoopBound()
+        self._fragments = FragmentCache()
 
     @property
     def identity(self) -> str:
@@ -64,11 +67,7 @@ class AnthropicProvider(Provider):
         return self._client.get(self._make_client)
 
     def _make_client(self) -> anthropic.AsyncAnthropic:
-        http = httpx2.AsyncClient(
-            limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections),
-            timeout=httpx2.Timeout(self.timeout, connect=10.0),
-            verify=shared_ssl_context(),
-        )
+        http = http_client(max_connections=self.max_connections, timeout=self.timeout, verify=shared_ssl_context())
         return anthropic.AsyncAnthropic(
             api_key=self._api_key,
             base_url=self.base_url,
@@ -78,18 +77,15 @@ class AnthropicProvider(Provider):
             open_telemetry=False,
         )
 
-    def params(self, request: ChatRequest) -> dict[str, Any]:
+    def params(self, request: ChatRequest, *, with_system: bool = True) -> dict[str, Any]:
         """The Messages API body for a request."""
         params: dict[str, Any] = {
             "model": request.model or self.model,
             "max_tokens": request.max_tokens,
             "messages": to_messages(request.messages),
         }
-        if request.system:
-            if request.cache_system:
-                params["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
-            else:
-                params["system"] = request.system
+        if request.system and with_system:
+            params["system"] = self._system(request.system, request.cache_system)
         # No temperature: the Messages API of anthropic 2.x takes none (it stays part of the cache key).
         tools = [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in request.tools]
         choice = request.tool_choice
@@ -109,19 +105,27 @@ class AnthropicProvider(Provider):
                 params["tool_choice"] = {"type": "tool", "name": choice}
         return params
 
+    def body(self, request: ChatRequest) -> bytes:
+        """`params(request)` as JSON bytes; the system block is encoded once per distinct system text."""
+        params = self.params(request, with_system=False)
+        if not request.system:
+            return encode(params)
+        cached = request.cache_system
+        fragment = self._fragments.get((request.system, cached), lambda: self._system(request.system, cached))
+        return prepend_member(b"system", fragment, encode(params))
+
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        params = self.params(request)
         client = self.client()
         try:
             if self.stream or request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
-                async with client.messages.stream(**params) as events:
+                async with client.messages.stream(**self.params(request)) as events:
                     message = (await events.get_final_message()).model_dump(mode="json")
             else:
                 # The SDK's generic request path (auth, headers, error mapping, timeouts) with the body we
-                # built and the JSON read here: skips typed-parameter and response-model construction,
-                # a third of the SDK's CPU per call (see benchmarks/llm_layer.py).
-                raw = await client.post("/v1/messages", body=params, cast_to=httpx2.Response)
-                message = raw.json()
+                # encoded and the JSON read here: skips typed-parameter and response-model construction and
+                # the SDK's deep copy and pure-Python encoding of the body (see benchmarks/llm_layer.py).
+                raw = await client.post("/v1/messages", content=self.body(request), cast_to=httpx2.Response)
+                message = json.loads(raw.content)
         except anthropic.APIStatusError as e:
             raise classify(e.status_code, e.response.headers, _error_text(e)) from e
         except anthropic.APITimeoutError as e:
@@ -167,6 +171,11 @@ class AnthropicProvider(Provider):
             provider=self.name,
             stop_reason=message.get("stop_reason"),
         )
+
+    @staticmethod
+    def _system(text: str, cached: bool) -> Any:
+        """The `system` parameter: one text block ending in a `cache_control` mark, or plain text."""
+        return [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}] if cached else text
 
     async def aclose(self) -> None:
         client = self._client.peek()

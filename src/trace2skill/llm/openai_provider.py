@@ -16,14 +16,17 @@ import httpx2
 import openai
 
 from trace2skill.errors import ProviderError
+from trace2skill.llm.body import FragmentCache, encode
 from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify, shared_ssl_context
 from trace2skill.llm.structured import answer_tool_name, strict_schema
+from trace2skill.llm.transport import http_client
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
 
 __all__ = ["OpenAIProvider"]
 
 FORMAT_MODES = ("json_schema", "json_object", "prompt")
 _BEARER: Any = {"security": {"bearer_auth": True}}  # what `chat.completions.create` passes for auth
+_MESSAGES_OPEN = b'{"messages":['
 
 
 class OpenAIProvider(Provider):
@@ -57,6 +60,7 @@ class OpenAIProvider(Provider):
         )
         self.format_mode = "json_schema"
         self._client = LoopBound()
+        self._fragments = FragmentCache()
         self._schema_cache: dict[str, tuple[dict[str, Any], bool]] = {}
 
     @property
@@ -67,20 +71,18 @@ class OpenAIProvider(Provider):
         return self._client.get(self._make_client)
 
     def _make_client(self) -> openai.AsyncOpenAI:
-        http = httpx2.AsyncClient(
-            limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections),
-            timeout=httpx2.Timeout(self.timeout, connect=10.0),
-            verify=shared_ssl_context(),
-        )
+        http = http_client(max_connections=self.max_connections, timeout=self.timeout, verify=shared_ssl_context())
         return openai.AsyncOpenAI(
             api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout, http_client=http
         )
 
-    def params(self, request: ChatRequest, mode: str | None = None) -> dict[str, Any]:
-        """The Chat Completions body for a request, with structured output in the given mode."""
+    def params(self, request: ChatRequest, mode: str | None = None, *, with_system: bool = True) -> dict[str, Any]:
+        """The Chat Completions body for a request, with structured output in the given mode.
+
+        `messages` comes first, so that `body` can put the encoded system message in front of it."""
         mode = mode or self.format_mode
         messages: list[dict[str, Any]] = []
-        if request.system:
+        if request.system and with_system:
             messages.append({"role": "system", "content": request.system})
         schema = request.response_schema
         if schema is not None and mode != "json_schema":
@@ -91,8 +93,8 @@ class OpenAIProvider(Provider):
             messages.append({"role": "system", "content": instruction})
         messages.extend(to_messages(request.messages))
         params: dict[str, Any] = {
-            "model": request.model or self.model,
             "messages": messages,
+            "model": request.model or self.model,
             self._max_tokens_key: request.max_tokens,
         }
         if request.temperature is not None:
@@ -148,19 +150,29 @@ class OpenAIProvider(Provider):
                 if self.format_mode == mode:
                     self.format_mode = FORMAT_MODES[FORMAT_MODES.index(mode) + 1]
 
+    def body(self, request: ChatRequest, mode: str | None = None) -> bytes:
+        """`params(request, mode)` as JSON bytes; the system message is encoded once per distinct system text."""
+        params = self.params(request, mode, with_system=False)
+        if not request.system or not params["messages"]:
+            return encode(self.params(request, mode))
+        system = request.system
+        fragment = self._fragments.get(system, lambda: {"role": "system", "content": system})
+        encoded = encode(params)
+        return _MESSAGES_OPEN + fragment + b"," + encoded[len(_MESSAGES_OPEN) :]
+
     async def _once(self, request: ChatRequest, mode: str) -> ChatResponse:
-        params = self.params(request, mode)
         client = self.client()
         try:
             if self.stream:
-                async with client.chat.completions.stream(**params) as events:
+                async with client.chat.completions.stream(**self.params(request, mode)) as events:
                     completion = (await events.get_final_completion()).model_dump(mode="json")
             else:
                 # The SDK's generic request path (auth, headers, error mapping, timeouts) with the body we
-                # built and the JSON read here: skips the SDK's typed-parameter transform, which alone costs
-                # more CPU than the rest of the call (see benchmarks/llm_layer.py).
-                raw = await client.post("/chat/completions", body=params, cast_to=httpx2.Response, options=_BEARER)
-                completion = raw.json()
+                # encoded and the JSON read here: skips the SDK's typed-parameter transform, which alone costs
+                # more CPU than the rest of the call, and its deep copy and encoding of the body.
+                body = self.body(request, mode)
+                raw = await client.post("/chat/completions", content=body, cast_to=httpx2.Response, options=_BEARER)
+                completion = json.loads(raw.content)
         except openai.BadRequestError:
             raise
         except openai.APIStatusError as e:

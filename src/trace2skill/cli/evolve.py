@@ -132,14 +132,14 @@ def evolve(
         else:
             click.echo(est.render())
         return
-    import asyncio
+    from trace2skill.llm.eventloop import run
 
     if resume_run is not None and ws.traces.get_run(resume_run).get("skill") != name:
         raise InvalidInput(f"run {resume_run} does not evolve {name!r} (see `trace2skill runs show {resume_run}`)")
     err = Console(stderr=True)
     overrides = config if resume_run is None else _resume_overrides(config, options)
     with StageBars(err) as bars:
-        report: EvolutionReport = asyncio.run(
+        report: EvolutionReport = run(  # uvloop when installed
             evolve_async(overrides, workspace=ws, resume=resume_run, fresh=fresh, progress=bars)
         )
     if as_json:

@@ -84,7 +84,11 @@ def serve(
         if token:
             raise InvalidInput("--token applies to --transport http; stdio is only reachable by the client that ran it")
         config = ServerConfig(home=state.home, model=model, allow_paths=True if allow_paths is None else allow_paths)
-        create_server(config).run("stdio")
+        import anyio
+
+        from trace2skill.llm.eventloop import anyio_run_options
+
+        anyio.run(create_server(config).run_stdio_async, **anyio_run_options())  # uvloop when installed
         return
     _serve_http(state, host, port, mcp_path, token, model, bool(allow_paths), log_level)
 
@@ -105,6 +109,8 @@ def _serve_http(
     auth = "bearer token required" if token else "no token (loopback only)"
     click.echo(f"trace2skill MCP server on {endpoint.url} ({auth}); home {state.home.root}", err=True)
     try:
-        anyio.run(serve_http, endpoint, level.lower())
+        from trace2skill.llm.eventloop import anyio_run_options
+
+        anyio.run(serve_http, endpoint, level.lower(), **anyio_run_options())  # uvloop when installed
     except KeyboardInterrupt:
         pass

@@ -12,7 +12,6 @@ continues it. `estimate` is the dry run. Progress arrives through the `progress`
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -143,8 +142,10 @@ async def evolve_async(
 
 
 def evolve(config: EvolutionConfig | None = None, **options: Any) -> EvolutionReport:
-    """`evolve_async` on a fresh event loop."""
-    return asyncio.run(evolve_async(config, **options))
+    """`evolve_async` on a fresh event loop (uvloop when installed; see `trace2skill.llm.eventloop`)."""
+    from trace2skill.llm.eventloop import run
+
+    return run(evolve_async(config, **options))
 
 
 def resume(run_id: str, **options: Any) -> EvolutionReport:

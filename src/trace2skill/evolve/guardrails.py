@@ -376,9 +376,30 @@ def mentioned_paths(text: str, allowed_dirs: Iterable[str] = DEFAULT_ALLOWED_DIR
 
     A path counts when it starts a word or follows './' ('lib/references/a.md' is another path).
     """
+    dirs = tuple(allowed_dirs)
+    pattern = _mention_pattern(dirs)
+    # The same matches as `pattern.finditer(text)`, tried only where a `dir/` occurs: str.find skips a
+    # large SKILL.md (checked once per proposal) many times faster than the regex engine scans it.
+    candidates: list[int] = []
+    for d in dirs:
+        if not d:
+            continue
+        needle = d + "/"
+        at = text.find(needle)
+        while at >= 0:
+            candidates.append(at)
+            at = text.find(needle, at + 1)
+    candidates.sort()
     found: set[str] = set()
-    for m in _mention_pattern(tuple(allowed_dirs)).finditer(text):
-        start = m.start()
+    end = 0
+    for at in candidates:
+        if at < end:
+            continue
+        m = pattern.match(text, at)
+        if m is None:
+            continue
+        end = m.end()
+        start = at
         if start >= 2 and text[start - 2 : start] == "./":
             start -= 2
         if start == 0 or not _PATH_CHAR.match(text[start - 1]):

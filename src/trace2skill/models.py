@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic_core import PydanticSerializationError, SchemaValidator, to_json
 
 from trace2skill.errors import InvalidInput
 
@@ -52,6 +52,7 @@ __all__ = [
     "ToolResultPart",
     "Trajectory",
     "describe_validation_error",
+    "load_trusted_trajectory",
     "parse_trajectory",
     "utcnow",
 ]
@@ -343,6 +344,106 @@ def parse_trajectory(raw: str | bytes | dict[str, Any]) -> Trajectory:
         return _TRAJECTORY.validate_python(data)
     except ValidationError as e:
         raise InvalidTrajectory(describe_validation_error(e)) from None
+
+
+# --- the trusted load path ----------------------------------------------------------------------
+#
+# Rows the trace store wrote were serialised from a Trajectory that had passed every check above.
+# Reading them back need not repeat the Python-level field validators: the size checks, the
+# shorthand forms (string `content`, string `outcome`) and tag de-duplication. Those validators cost
+# more than their own work: a `mode="before"` validator on `content` makes pydantic-core turn each
+# message's parts into Python objects before validating them, which alone is about 30% of a load.
+#
+# So the trusted validator is compiled from Trajectory's own core schema with the before/after
+# function validators unwrapped; pydantic-core's own checks (types, lengths, patterns, literals)
+# stay, and it builds the same classes. pydantic-core reuses a complete model's compiled validator
+# for every schema node that names the class, which would put the functions back, so the classes
+# are marked incomplete while the copy compiles (at import, before any other code can see them),
+# as `model_rebuild` does. A probe must come out equal through both validators, or the ordinary
+# one is used.
+
+_UNWRAPPED = ("function-before", "function-after")
+
+
+def _unwrap_functions(node: Any, classes: list[type[BaseModel]]) -> Any:
+    if isinstance(node, dict):
+        while node.get("type") in _UNWRAPPED and isinstance(node.get("schema"), dict):
+            node = node["schema"]
+        if node.get("type") == "model" and isinstance(node.get("cls"), type):
+            classes.append(node["cls"])
+        return {key: value if key == "cls" else _unwrap_functions(value, classes) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_unwrap_functions(value, classes) for value in node]
+    return node
+
+
+_TRUSTED_PROBE = {
+    "id": "t_probe",
+    "task": "probe \u00e9",
+    "skill": "probe-skill",
+    "skill_version": 2,
+    "messages": [
+        {"role": "system", "content": [{"type": "text", "text": "hi"}], "timestamp": "2026-01-02T03:04:05Z"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "reasoning", "text": "think"},
+                {"type": "tool_call", "id": "c1", "name": "bash", "arguments": {"cmd": ["ls", 1, None]}},
+                {"type": "tool_call", "id": None, "name": "raw", "arguments": "{not json"},
+            ],
+        },
+        {"role": "tool", "content": [{"type": "tool_result", "tool_call_id": "c1", "output": {"x": 1.5}}]},
+    ],
+    "outcome": {"status": "partial", "score": 0.5, "feedback": "close", "judged_by": "human"},
+    "final_answer": "42",
+    "reference": [42],
+    "artifacts": [{"name": "a.txt", "content": "aGk=", "encoding": "base64", "media_type": "text/plain"}],
+    "tags": ["a", "b"],
+    "metadata": {"nested": {"x": None}},
+    "created_at": "2026-01-02T03:04:05.123456+00:00",
+}
+
+
+def _compile_trusted() -> SchemaValidator | None:
+    classes: list[type[BaseModel]] = []
+    schema = _unwrap_functions(Trajectory.__pydantic_core_schema__, classes)
+    complete = [(cls, cls.__dict__.get("__pydantic_complete__")) for cls in classes]
+    try:
+        for cls, _ in complete:
+            cls.__pydantic_complete__ = False
+        validator = SchemaValidator(schema)  # type: ignore[arg-type]
+    except Exception:  # pragma: no cover - a pydantic change; ordinary validation still works
+        return None
+    finally:
+        for cls, state in complete:
+            cls.__pydantic_complete__ = bool(state)
+    try:
+        probe = json.dumps(_TRUSTED_PROBE)
+        fast, full = validator.validate_json(probe), Trajectory.model_validate_json(probe)
+    except ValidationError:  # pragma: no cover
+        return None
+    same = type(fast) is Trajectory and fast == full and fast.model_fields_set == full.model_fields_set
+    return validator if same else None
+
+
+_TRUSTED = _compile_trusted()
+
+
+def load_trusted_trajectory(data: str | bytes) -> Trajectory:
+    """A Trajectory from JSON that trace2skill itself serialised from a validated Trajectory (the store's rows).
+
+    It skips the Python-level validators (size limits, shorthand forms, tag de-duplication), so it
+    is about 35% cheaper than `Trajectory.model_validate_json`, and for JSON in the stored form gives
+    an equal Trajectory. JSON it cannot read that way (a shorthand form, a row edited by hand) falls
+    back to full validation; its ValidationError propagates. Never use it for input from outside:
+    that goes through `parse_trajectory`, which checks everything.
+    """
+    if _TRUSTED is not None:
+        try:
+            return _TRUSTED.validate_json(data)
+        except ValidationError:
+            pass
+    return Trajectory.model_validate_json(data)
 
 
 # --- skills -------------------------------------------------------------------------------------

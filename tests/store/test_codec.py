@@ -1,24 +1,48 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from trace2skill.errors import InvalidInput
 from trace2skill.models import Trajectory
-from trace2skill.store import codec, parse_time
+from trace2skill.store import TraceStore, codec, parse_time
 
 from .conftest import MakeTrajectory, trajectory_data
 
 
 def test_the_fast_serialiser_is_in_use_and_agrees_with_pydantic() -> None:
-    assert codec._PLAIN_OK
+    assert codec._SERIALIZE is codec._orjson
     probe = codec._probe()
     stamp = codec.iso(probe.created_at)  # type: ignore[arg-type]
     stored = codec.trajectory_json(probe, "t_probe", stamp)
     assert codec.load_trajectory(stored.decode()) == probe
+    assert Trajectory.model_validate_json(stored) == Trajectory.model_validate_json(probe.model_dump_json())
     assert json.loads(stored)["id"] == "t_probe"
+
+
+def test_values_orjson_has_no_form_for_go_through_pydantic_core(make_trajectory: MakeTrajectory) -> None:
+    odd = make_trajectory(1, metadata={"big": 2**70, "set": {3}, "raw": b"xy"})
+    stored = codec.trajectory_json(odd, "t_odd", codec.iso(datetime(2026, 1, 1)))
+    assert stored == codec._plain_json(odd, "t_odd", codec.iso(datetime(2026, 1, 1)))
+    assert codec.load_trajectory(stored).metadata == {"big": 2**70, "set": [3], "raw": "xy"}
+
+
+def test_a_value_no_encoder_can_store_is_a_clear_error_and_writes_nothing(
+    store: TraceStore, make_trajectory: MakeTrajectory
+) -> None:
+    unstorable = make_trajectory(1, metadata={"handle": object()})  # validation measures it with str()
+    with pytest.raises(InvalidInput, match="holds a value that cannot be stored as JSON"):
+        store.add(unstorable)
+    assert store.count() == 0
+
+
+def test_non_finite_floats_in_free_form_values_are_stored_as_null(make_trajectory: MakeTrajectory) -> None:
+    odd = make_trajectory(1, metadata={"nan": math.nan, "inf": math.inf, "ok": 1.5})
+    stored = codec.trajectory_json(odd, "t_nan", codec.iso(datetime(2026, 1, 1)))
+    assert codec.load_trajectory(stored).metadata == {"nan": None, "inf": None, "ok": 1.5}
 
 
 def test_stored_json_round_trips_every_field(make_trajectory: MakeTrajectory) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import sqlite_utils
 
 from trace2skill.errors import Conflict, InvalidInput, NotFound
 from trace2skill.models import InvalidTrajectory, Outcome
-from trace2skill.store import TraceStore, trajectories
+from trace2skill.store import TraceStore, trajectories, write_transaction
 
 from .conftest import MakeTrajectory, trajectory_data
 
@@ -76,6 +77,34 @@ def test_add_many_writes_whole_batches_and_stops_at_the_first_bad_one(
     assert len(ids) == len(set(ids)) == 5
     assert [t.id for t in store.get_many(ids)] == ids
     assert ids == sorted(ids)  # minted in order within one process
+
+
+def test_a_reused_id_in_a_later_batch_keeps_the_earlier_batches_and_frees_the_connection(
+    store: TraceStore, make_trajectory: MakeTrajectory, db: sqlite_utils.Database
+) -> None:
+    store.add(make_trajectory(0, id="taken"))
+    items = [make_trajectory(i) for i in range(1, 5)] + [make_trajectory(5, id="taken"), make_trajectory(6)]
+    with pytest.raises(Conflict, match="'taken' already exists"):
+        store.add_many(items, batch_size=2)
+    assert side_rows(db) == (5, 5, 5)  # the first row, then batches [1, 2] and [3, 4]
+    counted: list[int] = []
+    reader = threading.Thread(target=lambda: counted.append(store.count()))
+    reader.start()
+    reader.join()
+    assert counted == [5] and not db.conn.in_transaction
+
+
+def test_add_many_inside_a_callers_transaction_is_undone_with_it(
+    store: TraceStore, make_trajectory: MakeTrajectory, db: sqlite_utils.Database
+) -> None:
+    with pytest.raises(RuntimeError), write_transaction(db):
+        store.add_many([make_trajectory(i) for i in range(5)], batch_size=2)
+        assert store.count() == 5
+        raise RuntimeError("undo everything")
+    assert side_rows(db) == (0, 0, 0)
+    with write_transaction(db):
+        store.add_many([make_trajectory(i) for i in range(5)], batch_size=2)
+    assert side_rows(db) == (5, 5, 5)
 
 
 def test_add_many_rejects_a_batch_size_below_one(store: TraceStore, make_trajectory: MakeTrajectory) -> None:

@@ -16,6 +16,8 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from trace2skill.errors import InvalidInput
 __all__ = [
     "BUSY_TIMEOUT_S",
     "PAGE_SIZE",
+    "CommitBehind",
     "apply_migrations",
     "background_checkpoints",
     "connection_lock",
@@ -185,7 +188,8 @@ def background_checkpoints(db: sqlite_utils.Database) -> Iterator[Callable[[], N
     """For a bulk write: move WAL checkpoints off the writing thread; yields `poke()`, call it after each commit.
 
     The connection's automatic checkpoints are paused meanwhile (and restored after the last of
-    any overlapping bulk writes ends), so the writer never stops to fsync the database file.
+    any overlapping bulk writes ends), so the writer never stops to fsync the database file. A
+    connection whose automatic checkpoints were turned off (`wal_autocheckpoint = 0`) keeps them off.
     """
     filename = _database_file(db)
     if filename is None:
@@ -196,8 +200,15 @@ def background_checkpoints(db: sqlite_utils.Database) -> Iterator[Callable[[], N
         depth, saved = getattr(db, _BULK_ATTR, (0, None))
         if depth == 0:
             (saved,) = db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()
-            db.conn.execute("PRAGMA wal_autocheckpoint = 0")
-        setattr(db, _BULK_ATTR, (depth + 1, saved))
+            if saved <= 0:  # turned off on purpose: nobody checkpoints
+                saved = None
+            else:
+                db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        if saved is not None:
+            setattr(db, _BULK_ATTR, (depth + 1, saved))
+    if saved is None:
+        yield lambda: None
+        return
     checkpointer = _Checkpointer(filename)
     try:
         yield checkpointer.poke
@@ -208,3 +219,74 @@ def background_checkpoints(db: sqlite_utils.Database) -> Iterator[Callable[[], N
             if depth == 1:
                 db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(saved)}")
             setattr(db, _BULK_ATTR, (depth - 1, saved))
+
+
+class CommitBehind:
+    """For a bulk write: each transaction's COMMIT runs on a helper thread while the caller prepares the next.
+
+    A COMMIT is one long call into SQLite that holds no Python lock (it flushes the full-text index's
+    pending terms and writes the transaction's pages to the WAL), so it can use the second core
+    while the caller serialises the next batch. The caller's thread holds the connection lock from
+    BEGIN until that commit has finished, so no other thread touches the connection in between, and
+    transactions still commit one at a time, in order: `transaction()` first waits for the last one.
+    Use it as a context manager; leaving it waits for the last commit.
+    """
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._conn = db.conn
+        self._lock = connection_lock(db)
+        self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace2skill-commit")
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> CommitBehind:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self._helper.shutdown()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """`BEGIN IMMEDIATE`; if the block succeeds its COMMIT starts behind, else it is rolled back."""
+        self.wait()
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            yield self._conn
+        except BaseException:
+            try:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+            finally:
+                self._lock.release()
+            raise
+        started = threading.Event()
+        try:
+            self._pending = self._helper.submit(self._commit, started)
+        except BaseException:
+            self._lock.release()
+            raise
+        # Wait for the helper to be inside COMMIT (where it holds no Python lock): otherwise, while
+        # this thread serialises, the helper would queue for the GIL for a whole switch interval.
+        started.wait()
+
+    def _commit(self, started: threading.Event) -> None:
+        started.set()
+        self._conn.commit()
+
+    def wait(self) -> None:
+        """Block until the last commit has finished and release the lock; raises that commit's error."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            pending.result()
+        except BaseException:
+            futures_wait([pending])  # interrupted while waiting: the commit may still be running
+            if self._conn.in_transaction:
+                self._conn.rollback()
+            raise
+        finally:
+            self._lock.release()

@@ -12,8 +12,10 @@ import json
 import math
 import random
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
+from sqlite3 import Connection
 from typing import Any
 
 import sqlite_utils
@@ -23,7 +25,7 @@ from pydantic_core import to_json
 from trace2skill.errors import Conflict, InvalidInput, NotFound
 from trace2skill.models import Outcome, Trajectory, describe_validation_error, parse_trajectory
 from trace2skill.store.codec import iso, load_many, load_trajectory, trajectory_json
-from trace2skill.store.db import background_checkpoints, connection_lock, write_transaction
+from trace2skill.store.db import CommitBehind, background_checkpoints, connection_lock, write_transaction
 from trace2skill.store.evolution import EvolutionLog
 from trace2skill.store.ids import new_id
 from trace2skill.store.query import STATUSES, Filters, SetMode
@@ -67,30 +69,49 @@ class TraceSummary(BaseModel):
     task: str
 
 
-class _Row:
-    """A trajectory ready to insert: its column values and its full-text fields."""
+class _Batch:
+    """One transaction's trajectories, serialised before the write lock is taken.
 
-    __slots__ = ("columns", "data", "fts", "id", "tags")
+    `columns`, `data` and `fts` hold each row's values without its key (`seq`), which is chosen
+    inside the transaction. Rows without a creation time get the batch's one.
+    """
 
-    def __init__(self, trajectory: Trajectory) -> None:
-        ident = trajectory.id or new_id()
-        created = trajectory.created_at
-        stamp = iso(created) if created is not None else datetime.now(UTC).isoformat(timespec="microseconds")
-        outcome = trajectory.outcome
-        tags = trajectory.tags
-        self.id = ident
-        self.tags = tags
-        self.columns = (
-            ident,
-            stamp,
-            trajectory.skill,
-            trajectory.skill_version,
-            outcome.status,
-            outcome.score,
-            to_json(tags).decode() if tags else "[]",
-        )
-        self.data = trajectory_json(trajectory, ident, stamp)
-        self.fts = (trajectory.task, trajectory.final_answer, outcome.feedback)
+    __slots__ = ("columns", "data", "fts", "ids", "tags")
+
+    def __init__(self, trajectories: list[Trajectory]) -> None:
+        now: str | None = None
+        self.ids: list[str] = []
+        self.columns: list[tuple[Any, ...]] = []
+        self.data: list[bytes] = []
+        self.fts: list[tuple[str, str | None, str | None]] = []
+        self.tags: list[list[str]] = []
+        for trajectory in trajectories:
+            ident = trajectory.id or new_id()
+            created = trajectory.created_at
+            if created is not None:
+                stamp = iso(created)
+            else:
+                stamp = now = now or datetime.now(UTC).isoformat(timespec="microseconds")
+            outcome = trajectory.outcome
+            tags = trajectory.tags
+            self.ids.append(ident)
+            self.columns.append(
+                (
+                    ident,
+                    stamp,
+                    trajectory.skill,
+                    trajectory.skill_version,
+                    outcome.status,
+                    outcome.score,
+                    to_json(tags).decode() if tags else "[]",
+                )
+            )
+            self.data.append(trajectory_json(trajectory, ident, stamp))
+            self.fts.append((trajectory.task, trajectory.final_answer, outcome.feedback))
+            self.tags.append(tags)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 def _as_trajectory(item: TrajectoryInput) -> Trajectory:
@@ -114,15 +135,10 @@ def _as_outcome(outcome: Outcome | Mapping[str, Any] | str) -> Outcome:
         raise InvalidInput(f"invalid outcome: {describe_validation_error(e)}") from None
 
 
-def _batches(items: Iterable[TrajectoryInput], size: int) -> Iterator[list[_Row]]:
-    batch: list[_Row] = []
-    for item in items:
-        batch.append(_Row(_as_trajectory(item)))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _batches(items: Iterable[TrajectoryInput], size: int) -> Iterator[_Batch]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield _Batch([_as_trajectory(item) for item in chunk])
 
 
 class TraceStore(EvolutionLog):
@@ -146,7 +162,9 @@ class TraceStore(EvolutionLog):
         """Store many trajectories, one transaction per `batch_size` of them; returns their ids in order.
 
         A batch is all-or-nothing: if one of its trajectories is invalid or reuses an existing id,
-        that batch is not written (batches before it stay) and the error says which one.
+        that batch is not written (batches before it stay) and the error says which one. From the
+        second batch on, checkpoints run on a background thread and each batch is serialised while
+        the one before it commits (`CommitBehind`), so a bulk load keeps both cores busy.
         """
         if batch_size < 1:
             raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
@@ -155,36 +173,42 @@ class TraceStore(EvolutionLog):
         if first is None:
             return []
         self._insert(first)
-        ids = [row.id for row in first]
+        ids = list(first.ids)
         second = next(batches, None)
         if second is None:
             return ids
-        with background_checkpoints(self.db) as committed:
+        with self._lock:
+            nested = self.db.conn.in_transaction  # the caller's own transaction: batches become savepoints
+        with background_checkpoints(self.db) as committed, CommitBehind(self.db) as behind:
             committed()
-            for batch in itertools.chain([second], batches):
-                self._insert(batch)
-                ids.extend(row.id for row in batch)
+            for batch in itertools.chain([second], batches):  # the next batch is serialised during this commit
+                self._insert(batch, None if nested else behind.transaction)
+                ids.extend(batch.ids)
                 committed()
         return ids
 
-    def _insert(self, batch: list[_Row]) -> None:
-        seen: set[str] = set()
-        for row in batch:
-            if row.id in seen:
-                raise Conflict(f"trajectory id {row.id!r} appears twice in one batch")
-            seen.add(row.id)
+    def _insert(
+        self, batch: _Batch, transaction: Callable[[], AbstractContextManager[Connection]] | None = None
+    ) -> None:
+        """Write one batch in one transaction (`write_transaction`, or the `transaction` given)."""
+        if len(set(batch.ids)) < len(batch):
+            seen: set[str] = set()
+            for ident in batch.ids:
+                if ident in seen:
+                    raise Conflict(f"trajectory id {ident!r} appears twice in one batch")
+                seen.add(ident)
         try:
-            with write_transaction(self.db) as conn:
+            with transaction() if transaction else write_transaction(self.db) as conn:
                 (top,) = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {TABLE}").fetchone()
                 seqs = range(top + 1, top + 1 + len(batch))
-                conn.executemany(_INSERT_ROW, [(seq, *row.columns) for seq, row in zip(seqs, batch, strict=True)])
-                conn.executemany(_INSERT_DATA, [(seq, row.data) for seq, row in zip(seqs, batch, strict=True)])
-                conn.executemany(_INSERT_FTS, [(seq, *row.fts) for seq, row in zip(seqs, batch, strict=True)])
-                tag_rows = [(tag, seq) for seq, row in zip(seqs, batch, strict=True) for tag in row.tags]
+                conn.executemany(_INSERT_ROW, [(seq, *row) for seq, row in zip(seqs, batch.columns, strict=True)])
+                conn.executemany(_INSERT_DATA, zip(seqs, batch.data, strict=True))
+                conn.executemany(_INSERT_FTS, [(seq, *row) for seq, row in zip(seqs, batch.fts, strict=True)])
+                tag_rows = [(tag, seq) for seq, tags in zip(seqs, batch.tags, strict=True) for tag in tags]
                 if tag_rows:
                     conn.executemany(_INSERT_TAG, tag_rows)
         except sqlite3.IntegrityError as e:
-            taken = self._existing_ids([row.id for row in batch])
+            taken = self._existing_ids(batch.ids)
             if taken:
                 raise Conflict(
                     f"trajectory id {taken[0]!r} already exists; leave `id` out to get a fresh one"

@@ -5,6 +5,7 @@ import threading
 
 from trace2skill.models import Trajectory
 from trace2skill.store import new_id
+from trace2skill.store.ids import _encode, new_ids
 
 ID = re.compile(r"^t_[0-9a-hjkmnp-tv-z]{18}$")
 
@@ -39,3 +40,17 @@ def test_ids_from_many_threads_are_unique() -> None:
     everything = [i for chunk in minted for i in chunk]
     assert len(set(everything)) == 16_000
     assert all(chunk == sorted(chunk) for chunk in minted)
+
+
+def test_ids_minted_together_match_ids_minted_one_by_one() -> None:
+    before = new_id()
+    together = new_ids(300)
+    after = new_id()
+    assert all(ID.match(ident) for ident in together)
+    assert [before, *together, after] == sorted({before, *together, after})  # unique and in minting order
+    assert new_ids(0) == []
+    # The spelled-out encoding is the general one.
+    assert together[0][12:] == _encode(int(together[0][12:].translate(_DECODE), 32), 8)
+
+
+_DECODE = str.maketrans("0123456789abcdefghjkmnpqrstvwxyz", "0123456789abcdefghijklmnopqrstuv")

@@ -27,7 +27,7 @@ from trace2skill.models import Outcome, Trajectory, describe_validation_error, p
 from trace2skill.store.codec import iso, load_many, load_trajectory, trajectory_json
 from trace2skill.store.db import CommitBehind, background_checkpoints, connection_lock, write_transaction
 from trace2skill.store.evolution import EvolutionLog
-from trace2skill.store.ids import new_id
+from trace2skill.store.ids import new_ids
 from trace2skill.store.query import STATUSES, Filters, SetMode
 from trace2skill.store.sampling import sample_seqs
 from trace2skill.store.schema import DATA_TABLE, FTS_TABLE, TABLE, TAGS_TABLE
@@ -85,8 +85,9 @@ class _Batch:
         self.data: list[bytes] = []
         self.fts: list[tuple[str, str | None, str | None]] = []
         self.tags: list[list[str]] = []
+        fresh = iter(new_ids(sum(1 for trajectory in trajectories if trajectory.id is None)))
         for trajectory in trajectories:
-            ident = trajectory.id or new_id()
+            ident = trajectory.id or next(fresh)
             created = trajectory.created_at
             if created is not None:
                 stamp = iso(created)

@@ -3,14 +3,15 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlite_utils
 
 from trace2skill.errors import Conflict, InvalidInput, NotFound
-from trace2skill.models import InvalidTrajectory, Outcome
-from trace2skill.store import TraceStore, trajectories, write_transaction
+from trace2skill.models import InvalidTrajectory, Outcome, Trajectory
+from trace2skill.store import TraceStore, connection_lock, trajectories, write_transaction
 
 from .conftest import MakeTrajectory, trajectory_data
 
@@ -92,6 +93,52 @@ def test_a_reused_id_in_a_later_batch_keeps_the_earlier_batches_and_frees_the_co
     reader.start()
     reader.join()
     assert counted == [5] and not db.conn.in_transaction
+
+
+def test_an_iterable_that_fails_keeps_every_batch_it_completed(
+    store: TraceStore, make_trajectory: MakeTrajectory, db: sqlite_utils.Database
+) -> None:
+    def failing(count: int) -> Iterator[Trajectory]:
+        for i in range(count):
+            yield make_trajectory(i)
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        store.add_many(failing(3), batch_size=3)  # fails while the second batch is read
+    assert side_rows(db) == (3, 3, 3)
+    with pytest.raises(RuntimeError, match="the source broke"):
+        store.add_many(failing(7), batch_size=3)  # [0-2] and [3-5] are whole; 6 never forms a batch
+    assert side_rows(db) == (9, 9, 9)
+
+
+def test_the_callers_iterable_never_runs_while_a_commit_is_behind(
+    store: TraceStore, make_trajectory: MakeTrajectory, db: sqlite_utils.Database
+) -> None:
+    def connection_free() -> bool:
+        free: list[bool] = []
+
+        def probe() -> None:
+            lock = connection_lock(db)
+            free.append(lock.acquire(blocking=False))
+            if free[-1]:
+                lock.release()
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join()
+        return free[0]
+
+    seen: list[tuple[bool, int]] = []
+
+    def items() -> Iterator[Trajectory]:
+        for i in range(10):
+            seen.append((connection_free(), store.count()))
+            yield make_trajectory(i)
+
+    store.add_many(items(), batch_size=3)
+    assert store.count() == 10
+    assert all(free for free, _ in seen)  # no transaction open, no commit running on the helper thread
+    assert all(count % 3 == 0 for _, count in seen)
 
 
 def test_add_many_inside_a_callers_transaction_is_undone_with_it(

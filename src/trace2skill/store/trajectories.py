@@ -136,10 +136,14 @@ def _as_outcome(outcome: Outcome | Mapping[str, Any] | str) -> Outcome:
         raise InvalidInput(f"invalid outcome: {describe_validation_error(e)}") from None
 
 
-def _batches(items: Iterable[TrajectoryInput], size: int) -> Iterator[_Batch]:
+def _chunks(items: Iterable[TrajectoryInput], size: int) -> Iterator[list[TrajectoryInput]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
-        yield _Batch([_as_trajectory(item) for item in chunk])
+        yield chunk
+
+
+def _prepare(chunk: list[TrajectoryInput]) -> _Batch:
+    return _Batch([_as_trajectory(item) for item in chunk])
 
 
 class TraceStore(EvolutionLog):
@@ -169,24 +173,43 @@ class TraceStore(EvolutionLog):
         """
         if batch_size < 1:
             raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
-        batches = _batches(trajectories, batch_size)
-        first = next(batches, None)
-        if first is None:
+        chunks = _chunks(trajectories, batch_size)
+        chunk = next(chunks, None)
+        if chunk is None:
             return []
-        self._insert(first)
-        ids = list(first.ids)
-        second = next(batches, None)
-        if second is None:
-            return ids
+        batch = _prepare(chunk)
+        following = self._next_chunk(chunks, batch)
+        if following is None:
+            self._insert(batch)
+            return list(batch.ids)
         with self._lock:
             nested = self.db.conn.in_transaction  # the caller's own transaction: batches become savepoints
+        ids: list[str] = []
         with background_checkpoints(self.db) as committed, CommitBehind(self.db) as behind:
-            committed()
-            for batch in itertools.chain([second], batches):  # the next batch is serialised during this commit
-                self._insert(batch, None if nested else behind.transaction)
+            transaction = None if nested else behind.transaction
+            while True:
+                self._insert(batch, transaction)  # from here its COMMIT runs behind
                 ids.extend(batch.ids)
                 committed()
+                if following is None:
+                    break
+                batch = _prepare(following)  # serialised while the commit runs
+                behind.wait()  # the caller's iterable is never advanced while a commit is running
+                following = self._next_chunk(chunks, batch, transaction)
         return ids
+
+    def _next_chunk(
+        self,
+        chunks: Iterator[list[TrajectoryInput]],
+        ready: _Batch,
+        transaction: Callable[[], AbstractContextManager[Connection]] | None = None,
+    ) -> list[TrajectoryInput] | None:
+        """The next chunk of the caller's items; if getting it fails, `ready` is written first, as it came before."""
+        try:
+            return next(chunks, None)
+        except BaseException:
+            self._insert(ready, transaction)
+            raise
 
     def _insert(
         self, batch: _Batch, transaction: Callable[[], AbstractContextManager[Connection]] | None = None

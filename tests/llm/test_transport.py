@@ -1,4 +1,4 @@
-"""The providers' HTTP client (httpx2 over `AsyncioBackend`) against small raw HTTP/1.1 servers.
+"""The providers' HTTP client (httpx2 with `LeanTransport`) against small raw HTTP/1.1 servers.
 
 The servers are plain asyncio socket servers written here, so each test controls exactly what the
 wire does: keep a connection, close it while idle, answer slowly or never, send a large or a
@@ -21,7 +21,7 @@ import httpx2
 import pytest
 
 from trace2skill.llm.provider import shared_ssl_context
-from trace2skill.llm.transport import http_client
+from trace2skill.llm.transport import LeanTransport, http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -51,11 +51,20 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes | None:
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
     length = 0
+    chunked = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
-    return await reader.readexactly(length)
+        if name.strip().lower() == b"transfer-encoding":
+            chunked = value.strip().lower() == b"chunked"
+    if not chunked:
+        return await reader.readexactly(length)
+    body = b""
+    while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+        body += (await reader.readexactly(size + 2))[:-2]
+    await reader.readuntil(b"\r\n")
+    return body
 
 
 @asynccontextmanager
@@ -98,8 +107,12 @@ async def echo_digest(body: bytes, writer: asyncio.StreamWriter) -> bool:
     return True
 
 
-def client(**options: object) -> httpx2.AsyncClient:
-    return http_client(max_connections=4, timeout=float(options.pop("timeout", 10.0)), verify=shared_ssl_context())
+def client(timeout: float = 10.0) -> httpx2.AsyncClient:
+    return http_client(max_connections=4, timeout=timeout, verify=shared_ssl_context())
+
+
+def lean_client(**options: float) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=LeanTransport(verify=shared_ssl_context(), **options))  # type: ignore[arg-type]
 
 
 async def test_sequential_requests_reuse_one_kept_alive_connection() -> None:
@@ -154,12 +167,15 @@ async def test_a_streamed_chunked_answer_is_read_piece_by_piece() -> None:
         writer.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
         return True
 
-    async with raw_server(chunked) as server, client() as http:
-        async with http.stream("POST", server.url + "/x", content=b"{}") as response:
-            lines = response.aiter_lines()
-            assert await lines.__anext__() == "first"  # arrived before the rest was even written
-            release.set()
-            assert [line async for line in lines] == ["second"]
+    async with (
+        raw_server(chunked) as server,
+        client() as http,
+        http.stream("POST", server.url + "/x", content=b"{}") as response,
+    ):
+        lines = response.aiter_lines()
+        assert await lines.__anext__() == "first"  # arrived before the rest was even written
+        release.set()
+        assert [line async for line in lines] == ["second"]
 
 
 async def test_a_silent_server_raises_a_read_timeout() -> None:
@@ -236,6 +252,106 @@ async def test_https_is_verified_against_the_trusted_certificates(tmp_path: Path
                 response = await http.post(server.url + "/x", content=b"secret")
                 assert response.text == hashlib.sha256(b"secret").hexdigest()
         async with http_client(max_connections=2, timeout=10.0, verify=shared_ssl_context()) as http:
-            with pytest.raises(httpx2.ConnectError, match="(?i)certificate"):
+            with pytest.raises(httpx2.ConnectError, match=r"(?i)certificate"):
                 await http.post(server.url + "/x", content=b"secret")
     assert server.requests == [b"secret", b"secret"]
+
+
+async def test_a_close_delimited_http_1_0_answer_is_read_to_the_end_and_its_connection_not_reused() -> None:
+    async def old_style(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nall of it, up to the close")
+        return False
+
+    async with raw_server(old_style) as server, client() as http:
+        for _ in range(2):
+            response = await http.post(server.url + "/x", content=b"{}")
+            assert response.text == "all of it, up to the close" and response.http_version == "HTTP/1.0"
+    assert server.connections == 2
+
+
+async def test_connection_close_and_bodiless_answers_are_honoured() -> None:
+    async def varied(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        if body == b"empty":
+            writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+            return True
+        if body == b"interim":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b"after the interim answer"))
+            return True
+        writer.write(answer(b"bye", close=True))
+        return False
+
+    async with raw_server(varied) as server, client() as http:
+        assert (await http.post(server.url + "/x", content=b"empty")).status_code == 204
+        assert (await http.post(server.url + "/x", content=b"interim")).text == "after the interim answer"
+        assert server.connections == 1  # both kept the connection
+        assert (await http.post(server.url + "/x", content=b"close")).text == "bye"
+        assert (await http.post(server.url + "/x", content=b"empty")).status_code == 204
+    assert server.connections == 2  # "connection: close" was not reused
+
+
+async def test_a_streamed_upload_is_sent_chunked() -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        for i in range(3):
+            yield f"part {i};".encode()
+            await asyncio.sleep(0)
+
+    async with raw_server(echo_digest) as server, client() as http:
+        response = await http.post(server.url + "/x", content=parts())
+    assert server.requests == [b"part 0;part 1;part 2;"]
+    assert response.text == hashlib.sha256(b"part 0;part 1;part 2;").hexdigest()
+
+
+async def test_requests_beyond_the_connection_limit_wait_for_a_free_connection() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_first(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        if body == b"first":
+            started.set()
+            await release.wait()
+        writer.write(answer(body))
+        return True
+
+    async with raw_server(slow_first) as server, lean_client(max_connections=1) as http:
+        first = asyncio.ensure_future(http.post(server.url + "/x", content=b"first"))
+        await started.wait()
+        second = asyncio.ensure_future(http.post(server.url + "/x", content=b"second"))
+        await asyncio.sleep(0)
+        assert not second.done() and server.requests == [b"first"]  # the second waits for the one connection
+        release.set()
+        assert [(await first).text, (await second).text] == ["first", "second"]
+    assert server.connections == 1
+
+
+async def test_a_cancelled_request_does_not_leave_its_connection_in_the_pool() -> None:
+    started = asyncio.Event()
+
+    async def stall_first(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        if body == b"stall":
+            started.set()
+            await asyncio.sleep(30)
+        writer.write(answer(b"fresh"))
+        return True
+
+    async with raw_server(stall_first) as server, lean_client(max_connections=1) as http:
+        stalled = asyncio.ensure_future(http.post(server.url + "/x", content=b"stall"))
+        await started.wait()
+        stalled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stalled
+        assert (await http.post(server.url + "/x", content=b"next")).text == "fresh"  # the limit of 1 was freed
+    assert server.connections == 2
+
+
+async def test_an_idle_connection_older_than_the_keep_alive_expiry_is_not_reused() -> None:
+    async with raw_server(echo_digest) as server, lean_client(keepalive_expiry=0.0) as http:
+        for _ in range(2):
+            await http.post(server.url + "/x", content=b"{}")
+    assert server.connections == 2
+
+
+async def test_a_header_value_with_a_line_break_is_refused_before_sending() -> None:
+    async with raw_server(echo_digest) as server, client() as http:
+        with pytest.raises(httpx2.LocalProtocolError):
+            await http.post(server.url + "/x", content=b"{}", headers={"x-note": "a\r\nx-injected: 1"})
+    assert server.requests == []

@@ -185,16 +185,16 @@ class TraceStore(EvolutionLog):
         with self._lock:
             nested = self.db.conn.in_transaction  # the caller's own transaction: batches become savepoints
         ids: list[str] = []
-        with background_checkpoints(self.db) as committed, CommitBehind(self.db) as behind:
+        with background_checkpoints(self.db) as checkpoint, CommitBehind(self.db) as behind:
             transaction = None if nested else behind.transaction
             while True:
                 self._insert(batch, transaction)  # from here its COMMIT runs behind
                 ids.extend(batch.ids)
-                committed()
                 if following is None:
                     break
                 batch = _prepare(following)  # serialised while the commit runs
                 behind.wait()  # the caller's iterable is never advanced while a commit is running
+                checkpoint()
                 following = self._next_chunk(chunks, batch, transaction)
         return ids
 

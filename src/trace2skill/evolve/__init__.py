@@ -27,7 +27,6 @@ from trace2skill.evolve.evaluator import (
     register_evaluator,
     resolver_for,
 )
-from trace2skill.evolve.fanout import POOL_SIZE, FanOutLLM
 from trace2skill.evolve.pipeline import prepare_run, run_pipeline
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
 from trace2skill.evolve.report import render_markdown
@@ -66,18 +65,12 @@ def _model(config: EvolutionConfig) -> EvolutionConfig:
 def _open_llm(workspace: Any, model: str, workers: int, budget: Any) -> ChatLLM:
     """The run's LLM: its call log goes to the store; no response cache (resume comes from the run's
     saved analyses and patches, and a cache would make a rerun with another seed repeat old answers).
-    Opening it checks the model string and the provider's credentials before anything is recorded."""
+    Opening it checks the model string and the provider's credentials before anything is recorded.
+    One client carries all `workers` calls in flight: its connection pool costs the same per call at
+    any size (`trace2skill.llm.transport`), and one pool reuses every idle connection."""
     from trace2skill.llm import open_llm
 
-    def open_client(concurrency: int) -> Any:
-        return open_llm(
-            model, call_log=workspace.traces.log_calls, budget=budget, concurrency=concurrency, home=workspace.home
-        )
-
-    first = open_client(min(workers, POOL_SIZE))
-    if workers <= POOL_SIZE:
-        return first
-    return FanOutLLM(open_client, workers, opened=[first])
+    return open_llm(model, call_log=workspace.traces.log_calls, budget=budget, concurrency=workers, home=workspace.home)
 
 
 def _limit_budget(budget: Any, traces: Any, config: EvolutionConfig, run_id: str) -> None:

@@ -121,7 +121,7 @@ class LoopBound:
 @functools.cache
 def shared_ssl_context() -> ssl.SSLContext:
     """One TLS context for every HTTP client: building one loads the CA bundle (about 40 ms), and a
-    run may open several clients (see `trace2skill.evolve.fanout`)."""
+    process may open several clients (one per event loop and provider)."""
     import httpx2
 
     return httpx2.create_ssl_context()

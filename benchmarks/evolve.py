@@ -12,13 +12,17 @@ least its calls divided by the W calls that may be in flight:
   merge            sum over levels of max(1, ceil(groups / W))   (ceil(log_B N) levels)
   apply            anchor-repair round (if any) + validation fix rounds
 Each server process first serves one small warm-up run (imports and SDK set-up happen once per
-process; their CPU is printed separately), then the measured runs.
+process; their CPU is printed separately), then the measured runs. Runs use the event loop the CLI
+uses (uvloop when installed, `trace2skill.llm.eventloop`); a last section runs the same evolution on
+the standard asyncio loop and on uvloop side by side. The server's CPU per request is shown too:
+it shares the machine's two cores with the client.
 Targets: wall / bound <= 1.10 at L = 1.0 s and <= 1.5 at L = 0.2 s; client CPU <= 2 ms per call;
 speed-up over the sequential baseline >= 0.9 of its ideal (sequential rounds / parallel rounds);
 >= 85% of the analysts' input tokens served from the prompt cache.
 
     .venv/bin/python benchmarks/evolve.py            # N = 50, 200, 1000 at L = 0.2 and 1.0; baseline at N = 50
     .venv/bin/python benchmarks/evolve.py --quick    # N = 50 only, baseline at L = 0.1 s; under a minute
+    TRACE2SKILL_EVENT_LOOP=asyncio .venv/bin/python benchmarks/evolve.py   # everything on the standard loop
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import importlib.util
 import io
 import json
 import math
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +51,8 @@ from trace2skill.evolve import evolve_async
 from trace2skill.evolve.merge import tree_shape
 from trace2skill.evolve.simulated import make_skill, make_trajectories
 from trace2skill.home import Home
+from trace2skill.llm.eventloop import run as run_on_loop
+from trace2skill.llm.eventloop import use_uvloop
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.workspace import Workspace
 
@@ -121,6 +129,27 @@ async def run_once(home: Path, url: str, **config: Any) -> tuple[EvolutionReport
     return report, wall, cpu
 
 
+def server_cpu(url: str) -> float:
+    return float(server_call(url, "/_stats")["server_cpu_s"])
+
+
+def loop_comparison(root: Path, latency: float, n: int, reps: int) -> list[dict[str, Any]]:
+    """The same run on the standard asyncio loop and on uvloop, alternating, on one server process."""
+    import uvloop
+
+    runners = {"asyncio": asyncio.run, "uvloop": uvloop.run}
+    rows: list[dict[str, Any]] = []
+    with server_process(latency) as url:
+        for runner in runners.values():
+            runner(run_once(make_home(root, 5, seed=1), url))
+        for _ in range(reps):
+            for name, runner in runners.items():
+                report, wall, cpu = runner(run_once(make_home(root, n, seed=n), url))
+                bound = latency * sum(rounds_of(report, W).values())
+                rows.append({"loop": name, "n": n, "ratio": wall / bound, "cpu_ms": 1000 * cpu / report.calls})
+    return rows
+
+
 def cache_share(report: EvolutionReport, stages: tuple[str, ...] = ("analyse", "propose")) -> tuple[float, float]:
     """(input tokens per trajectory, share read from the prompt cache) over the given stages."""
     inp = sum(report.stages.get(k, {}).get("input_tokens", 0) for k in stages)
@@ -139,11 +168,16 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="comma-separated N (default 50,200,1000)")
     parser.add_argument("--latencies", default="0.2,1.0")
     parser.add_argument("--profile", action="store_true", help="profile the largest run at the first latency")
+    parser.add_argument("--no-loop-comparison", action="store_true", help="skip the asyncio/uvloop side by side")
     args = parser.parse_args()
     sizes = [int(x) for x in (args.sizes or ("50" if args.quick else "50,200,1000")).split(",")]
     latencies = [float(x) for x in args.latencies.split(",")]
     seq_latency = 0.1 if args.quick else 0.2
-    print(f"# evolve benchmark: W={W}, B={B}, S0 {SKILL_FILLER_LINES} filler lines; {load_note()}", flush=True)
+    loop_name = "uvloop" if use_uvloop() else "asyncio"
+    print(
+        f"# evolve benchmark: W={W}, B={B}, S0 {SKILL_FILLER_LINES} filler lines, {loop_name} loop; {load_note()}",
+        flush=True,
+    )
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -151,7 +185,7 @@ def main() -> None:
         for latency in latencies:
             with server_process(latency) as url:
                 # one small run first: imports, SDK set-up and schema building happen once per process
-                _, _, warm_cpu = asyncio.run(run_once(make_home(root, 5, seed=1), url))
+                _, _, warm_cpu = run_on_loop(run_once(make_home(root, 5, seed=1), url))
                 cold_cpu = warm_cpu if cold_cpu is None else cold_cpu
                 for n in sizes:
                     home = make_home(root, n, seed=n)
@@ -160,7 +194,9 @@ def main() -> None:
                     )
                     if profiler:
                         profiler.enable()
-                    report, wall, cpu = asyncio.run(run_once(home, url))
+                    served_cpu = server_cpu(url)
+                    report, wall, cpu = run_on_loop(run_once(home, url))
+                    served_cpu = server_cpu(url) - served_cpu
                     if profiler:
                         profiler.disable()
                         out = io.StringIO()
@@ -173,21 +209,27 @@ def main() -> None:
                     rows.append(
                         {"N": n, "L": latency, "calls": report.calls, **r, "rounds": sum(r.values()), "bound": bound,
                          "wall": wall, "ratio": wall / bound, "cpu_ms": 1000 * cpu / report.calls,
-                         "tok_per_traj": per_traj, "cache": share, "cache_all": share_all}
+                         "server_cpu_ms": 1000 * served_cpu / report.calls, "tok_per_traj": per_traj, "cache": share,
+                         "cache_all": share_all}
                     )  # fmt: skip
                     row = rows[-1]
                     print(
                         f"N={n:5d} L={latency:.1f}s calls={report.calls:5d} rounds: analyse+propose="
                         f"{r['analyse+propose']} merge={r['merge']} apply={r['apply']} total={row['rounds']:3d} "
                         f"bound={bound:6.2f}s wall={wall:6.2f}s ratio={row['ratio']:.3f} "
-                        f"cpu/call={row['cpu_ms']:.2f}ms "
+                        f"cpu/call={row['cpu_ms']:.2f}ms server cpu/call={row['server_cpu_ms']:.2f}ms "
                         f"in/traj={per_traj:,.0f} cached={share:.1%} (all calls {share_all:.1%})",
                         flush=True,
                     )
         # the sequential baseline against the parallel pipeline at N = 50, same latency, same data
         with server_process(seq_latency) as url:
-            par, par_wall, _ = asyncio.run(run_once(make_home(root, 50, seed=50), url))
-            seq, seq_wall, _ = asyncio.run(run_once(make_home(root, 50, seed=50), url, strategy="sequential"))
+            run_on_loop(run_once(make_home(root, 5, seed=1), url))  # this server process's warm-up, as above
+            par, par_wall, _ = run_on_loop(run_once(make_home(root, 50, seed=50), url))
+            seq, seq_wall, _ = run_on_loop(run_once(make_home(root, 50, seed=50), url, strategy="sequential"))
+        loops: list[dict[str, Any]] = []
+        if not args.no_loop_comparison and importlib.util.find_spec("uvloop") is not None:
+            loop_n = 50 if args.quick else 200
+            loops = loop_comparison(root, 0.2, loop_n, 1 if args.quick else 2)
     par_rounds = sum(rounds_of(par, W).values())
     seq_rounds = sequential_rounds(seq)
     ideal = seq_rounds / par_rounds
@@ -196,13 +238,13 @@ def main() -> None:
 
     print()
     print("| N | L (s) | calls | analyse+propose | merge | apply | rounds | bound (s) | wall (s) | wall/bound | "
-          "CPU/call (ms) | input tok/traj | cached |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "CPU/call (ms) | server CPU/call (ms) | input tok/traj | cached |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row['N']} | {row['L']:.1f} | {row['calls']} | {row['analyse+propose']} | {row['merge']} | "
             f"{row['apply']} | {row['rounds']} | {row['bound']:.2f} | {row['wall']:.2f} | {row['ratio']:.3f} | "
-            f"{row['cpu_ms']:.2f} | {row['tok_per_traj']:,.0f} | {row['cache']:.1%} |"
+            f"{row['cpu_ms']:.2f} | {row['server_cpu_ms']:.2f} | {row['tok_per_traj']:,.0f} | {row['cache']:.1%} |"
         )
     print()
     print(
@@ -213,6 +255,16 @@ def main() -> None:
     print(
         f"start-up: the first (warm-up, N=5) run in this process took {cold_cpu or 0:.2f}s of CPU (imports, SDK set-up)"
     )
+    if loops:
+        print()
+        print(f"event loop side by side (N={loops[0].get('n', '')}, L=0.2 s, alternating runs on one server):")
+        print("| loop | runs | CPU/call (ms), median | wall/bound, median |")
+        print("|---|---:|---:|---:|")
+        for name in ("asyncio", "uvloop"):
+            mine = [r for r in loops if r["loop"] == name]
+            cpu_med = statistics.median(r["cpu_ms"] for r in mine)
+            ratio_med = statistics.median(r["ratio"] for r in mine)
+            print(f"| {name} | {len(mine)} | {cpu_med:.2f} | {ratio_med:.3f} |")
     print(f"machine: {load_note()}")
 
     def worst(latency: float) -> float:
@@ -225,7 +277,12 @@ def main() -> None:
         "seq_speedup_share": f"{share_of_ideal:.2f}",
         "input_tokens_per_traj": f"{rows[0]['tok_per_traj']:.0f}",
         "cache_share": f"{min(r['cache'] for r in rows):.3f}",
+        "event_loop": loop_name,
     }
+    for name in ("asyncio", "uvloop"):
+        mine = [r["cpu_ms"] for r in loops if r["loop"] == name]
+        if mine:
+            result[f"cpu_ms_per_call_{name}"] = f"{statistics.median(mine):.2f}"
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 

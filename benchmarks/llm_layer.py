@@ -2,9 +2,11 @@
 
 1. CPU per call: N calls (16 in flight) against the fake server running in its own process with no
    latency, so only the client's work is measured (time.process_time in this process). Side by
-   side: raw httpx2 posts (the floor), the SDK called directly, and the full layer (SDK + retries,
-   budget, prices, accounting, call log batched into a real SQLite file), with and without the
-   response cache. Target: <= 2 ms per call through the layer.
+   side: raw httpx2 posts on httpx2's stock transport (httpcore2) and on the layer's own transport
+   (`trace2skill.llm.transport`), the SDK called directly (stock transport), and the full layer
+   (SDK + retries, budget, prices, accounting, call log batched into a real SQLite file), with and
+   without the response cache; all of it on the standard asyncio loop and on uvloop (when
+   installed). Target: <= 2 ms per call through the layer.
 2. Concurrency: the layer with concurrency=64 against a server adding 200 ms to every answer. The
    server's own in-flight integral gives the mean in flight over the whole run (ramp-up and drain
    included) and over the steady window (from the first time 64 were in flight to the last
@@ -41,7 +43,10 @@ import openai
 
 from trace2skill.llm import LLM, Budget, ChatMessage, ChatRequest, Price, PriceTable, RetryPolicy
 from trace2skill.llm.anthropic_provider import AnthropicProvider
+from trace2skill.llm.eventloop import use_uvloop
 from trace2skill.llm.openai_provider import OpenAIProvider
+from trace2skill.llm.provider import shared_ssl_context
+from trace2skill.llm.transport import http_client
 
 SYSTEM = ("You are an analyst. The skill under study follows.\n" + "## Section\nDo the thing carefully. " * 300)[:8000]
 USER = ("Trajectory: step 1 ran `python inspect.py` and failed with KeyError 'Sheet1'. " * 100)[:8000]
@@ -125,6 +130,7 @@ async def cpu_rows(url: str, n: int, tmp: Path, profile: bool) -> tuple[list[dic
         rows.append({"path": name, "protocol": protocol, "calls": n, "cpu_ms": cpu / n * 1000, "calls_per_s": n / wall})
 
     http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=64, max_keepalive_connections=64))
+    lean = http_client(max_connections=64, timeout=600.0, verify=shared_ssl_context())
     body_a = {"model": "bench", "max_tokens": 256, "system": SYSTEM}
     body_o = {"model": "bench", "max_tokens": 256}
 
@@ -137,6 +143,17 @@ async def cpu_rows(url: str, n: int, tmp: Path, profile: bool) -> tuple[list[dic
     async def raw_openai(i: int) -> None:
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{i}: {USER}"}]
         r = await http.post(url + "/v1/chat/completions", json={**body_o, "messages": messages})
+        r.json()
+
+    async def lean_anthropic(i: int) -> None:
+        r = await lean.post(
+            url + "/v1/messages", json={**body_a, "messages": [{"role": "user", "content": f"{i}: {USER}"}]}
+        )
+        r.json()
+
+    async def lean_openai(i: int) -> None:
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{i}: {USER}"}]
+        r = await lean.post(url + "/v1/chat/completions", json={**body_o, "messages": messages})
         r.json()
 
     sdk_a = anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0, open_telemetry=False)
@@ -167,11 +184,12 @@ async def cpu_rows(url: str, n: int, tmp: Path, profile: bool) -> tuple[list[dic
             cache=tmp / f"cache-{protocol}" if cache else None,
         )
 
-    for protocol, raw, direct in (
-        ("anthropic", raw_anthropic, direct_anthropic),
-        ("openai", raw_openai, direct_openai),
+    for protocol, raw, raw_lean, direct in (
+        ("anthropic", raw_anthropic, lean_anthropic, direct_anthropic),
+        ("openai", raw_openai, lean_openai, direct_openai),
     ):
         await measure("raw httpx2 post", protocol, raw)
+        await measure("raw httpx2 post, lean transport", protocol, raw_lean)
         await measure("SDK direct", protocol, direct)
         llm = layer(protocol, cache=False)
         await measure("LLM layer + call log", protocol, lambda i, llm=llm, p=protocol: llm.chat(request(i, p)))
@@ -188,6 +206,7 @@ async def cpu_rows(url: str, n: int, tmp: Path, profile: bool) -> tuple[list[dic
         await measure("LLM layer + call log + cache", protocol, lambda i, llm=llm, p=protocol: llm.chat(request(i, p)))
         await llm.aclose()
     await http.aclose()
+    await lean.aclose()
     await sdk_a.close()
     await sdk_o.close()
     return rows, profile_text
@@ -231,26 +250,37 @@ def main() -> None:
     concurrent_calls = 64 * (10 if args.quick else 30)
     load = os.getloadavg()
 
+    loops: dict[str, Callable[[Any], Any]] = {"asyncio": asyncio.run}
+    if use_uvloop():
+        import uvloop
+
+        loops["uvloop"] = uvloop.run
+    main_loop = "uvloop" if "uvloop" in loops else "asyncio"  # the loop the CLI runs on
+    rows: list[dict[str, Any]] = []
+    profile_text = ""
     with tempfile.TemporaryDirectory() as tmp, server_process(0.0) as url:
-        rows, profile_text = asyncio.run(cpu_rows(url, n, Path(tmp), args.profile))
+        for loop, run in loops.items():
+            found, text = run(cpu_rows(url, n, Path(tmp) / loop, args.profile and loop == main_loop))
+            rows += [{**r, "loop": loop} for r in found]
+            profile_text = profile_text or text
     with server_process(0.2) as url:
-        conc = [asyncio.run(concurrency_row(url, concurrent_calls, 64, p)) for p in ("anthropic", "openai")]
+        conc = [loops[main_loop](concurrency_row(url, concurrent_calls, 64, p)) for p in ("anthropic", "openai")]
 
     print(f"# LLM layer benchmark (2-core machine shared with other work; load avg {load[0]:.1f} at start)")
     print(f"# request: {len(SYSTEM)} B system + {len(USER)} B user message; 16 calls in flight\n")
-    head = ["path", "protocol", "calls", "client CPU ms/call", "vs raw httpx2", "calls/s"]
-    widths = [30, 9, 6, 18, 13, 8]
+    head = ["path", "protocol", "loop", "calls", "client CPU ms/call", "vs raw httpx2", "calls/s"]
+    widths = [31, 9, 7, 6, 18, 13, 8]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    floor = {r["protocol"]: r["cpu_ms"] for r in rows if r["path"] == "raw httpx2 post"}
-    for r in rows:
-        ratio = r["cpu_ms"] / floor[r["protocol"]]
+    floor = {(r["protocol"], r["loop"]): r["cpu_ms"] for r in rows if r["path"] == "raw httpx2 post"}
+    for r in sorted(rows, key=lambda r: (r["protocol"], r["loop"] != "asyncio")):
+        ratio = r["cpu_ms"] / floor[r["protocol"], r["loop"]]
         print(
-            f"| {r['path']:<30} | {r['protocol']:<9} | {r['calls']:>6} | {r['cpu_ms']:>18.3f} | {ratio:>12.2f}x "
-            f"| {r['calls_per_s']:>8.0f} |"
+            f"| {r['path']:<31} | {r['protocol']:<9} | {r['loop']:<7} | {r['calls']:>6} | {r['cpu_ms']:>18.3f} "
+            f"| {ratio:>12.2f}x | {r['calls_per_s']:>8.0f} |"
         )
     print()
-    print("# concurrency: limit 64, 200 ms added by the server to every answer")
+    print(f"# concurrency: limit 64, 200 ms added by the server to every answer ({main_loop} loop)")
     head = ["protocol", "calls", "mean in flight (whole run)", "ratio", "steady mean in flight", "ratio", "max",
             "Σlatency/wall", "server CPU ms/req"]  # fmt: skip
     print("| " + " | ".join(head) + " |")
@@ -265,8 +295,13 @@ def main() -> None:
         print("| " + " | ".join(cell.rjust(len(h)) for cell, h in zip(cells, head, strict=True)) + " |")
     if profile_text:
         print("\n# cProfile of the layer (anthropic), cumulative\n" + profile_text)
-    layer = {r["protocol"]: r["cpu_ms"] for r in rows if r["path"] == "LLM layer + call log"}
-    cached = {r["protocol"]: r["cpu_ms"] for r in rows if r["path"] == "LLM layer + call log + cache"}
+
+    def pick(path: str, loop: str = main_loop) -> dict[str, float]:
+        return {r["protocol"]: r["cpu_ms"] for r in rows if r["path"] == path and r["loop"] == loop}
+
+    layer = pick("LLM layer + call log")
+    cached = pick("LLM layer + call log + cache")
+    standard = pick("LLM layer + call log", "asyncio")
     whole = min(c["server_mean_in_flight"] / c["limit"] for c in conc)
     steady = min(c["steady_mean_in_flight"] / c["limit"] for c in conc)
     print(
@@ -276,7 +311,9 @@ def main() -> None:
         f"cpu_target_ms=2.0 cpu_ok={max(layer.values()) <= 2.0} "
         f"steady_in_flight_anthropic={conc[0]['steady_mean_in_flight']:.1f} "
         f"steady_in_flight_openai={conc[1]['steady_mean_in_flight']:.1f} concurrency_limit=64 "
-        f"concurrency_ratio_steady={steady:.3f} concurrency_ratio_whole_run={whole:.3f} concurrency_ok={steady >= 0.9}"
+        f"concurrency_ratio_steady={steady:.3f} concurrency_ratio_whole_run={whole:.3f} concurrency_ok={steady >= 0.9} "
+        f"event_loop={main_loop} cpu_ms_per_call_anthropic_asyncio={standard['anthropic']:.3f} "
+        f"cpu_ms_per_call_openai_asyncio={standard['openai']:.3f}"
     )
 
 

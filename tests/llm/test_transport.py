@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gzip
 import hashlib
 import ipaddress
 import ssl
@@ -355,3 +356,14 @@ async def test_a_header_value_with_a_line_break_is_refused_before_sending() -> N
         with pytest.raises(httpx2.LocalProtocolError):
             await http.post(server.url + "/x", content=b"{}", headers={"x-note": "a\r\nx-injected: 1"})
     assert server.requests == []
+
+
+async def test_a_compressed_answer_is_decoded_by_httpx() -> None:
+    async def gzipped(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        packed = gzip.compress(b'{"ok": true}')
+        head = f"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {len(packed)}\r\n\r\n"
+        writer.write(head.encode() + packed)
+        return True
+
+    async with raw_server(gzipped) as server, client() as http:
+        assert (await http.post(server.url + "/x", content=b"{}")).json() == {"ok": True}

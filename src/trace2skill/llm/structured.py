@@ -107,6 +107,10 @@ def parse_answer(text: str, model: type[M]) -> tuple[M | None, str]:
     """(validated instance, "") or (None, a short precise description of what is wrong)."""
     if not text.strip():
         return None, "the answer was empty (no JSON object)"
+    try:  # the usual case, a bare JSON object, parsed and validated in one pass
+        return model.model_validate_json(text), ""
+    except ValidationError:
+        pass  # fences, prose around the object, or invalid: the path below says precisely what is wrong
     try:
         data = extract_json(text)
     except ValueError as e:

@@ -22,7 +22,7 @@ import httpx2
 import pytest
 
 from trace2skill.llm.provider import shared_ssl_context
-from trace2skill.llm.transport import LeanTransport, http_client
+from trace2skill.llm.transport import TRANSPORT_ENV, LeanTransport, http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -367,3 +367,15 @@ async def test_a_compressed_answer_is_decoded_by_httpx() -> None:
 
     async with raw_server(gzipped) as server, client() as http:
         assert (await http.post(server.url + "/x", content=b"{}")).json() == {"ok": True}
+
+
+async def test_the_environment_can_put_httpx_stock_transport_under_the_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TRANSPORT_ENV, "httpx")
+    async with raw_server(echo_digest) as server, client() as http:
+        assert not isinstance(http._transport, LeanTransport)
+        assert (await http.post(server.url + "/x", content=b"stock")).text == hashlib.sha256(b"stock").hexdigest()
+    monkeypatch.delenv(TRANSPORT_ENV)
+    async with client() as http:
+        assert isinstance(http._transport, LeanTransport)

@@ -14,12 +14,14 @@ end; 1xx interim answers skipped. Idle connections are reused newest first, drop
 server has closed them or after `keepalive_expiry`; at most `max_connections` are open, further
 requests wait for one (bounded by the pool timeout). A response that is not read to its end closes
 its connection. Proxies from the environment are httpx2's own transports (the client mounts them),
-and off asyncio (trio) the stock httpx2 transport is used.
+and off asyncio (trio) the stock httpx2 transport is used. `TRACE2SKILL_HTTP_TRANSPORT=httpx` puts
+the stock transport under every client, should an endpoint need something this one does not speak.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections import deque
@@ -28,7 +30,10 @@ from typing import Any
 
 import httpx2
 
-__all__ = ["LeanTransport", "http_client"]
+__all__ = ["TRANSPORT_ENV", "LeanTransport", "http_client"]
+
+TRANSPORT_ENV = "TRACE2SKILL_HTTP_TRANSPORT"
+"""`httpx` selects httpx2's stock transport (httpcore2) instead of `LeanTransport`."""
 
 MAX_HEAD = 100 * 1024
 """Largest response head (status line and headers) accepted."""
@@ -537,8 +542,10 @@ def _on_asyncio() -> bool:
 
 def http_client(*, max_connections: int, timeout: float, verify: ssl.SSLContext) -> httpx2.AsyncClient:
     """The pooled HTTP client for one SDK client: keep-alive connections up to `max_connections`."""
+    timeouts = httpx2.Timeout(timeout, connect=10.0)
+    if os.environ.get(TRANSPORT_ENV, "").strip().lower() == "httpx":
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        return httpx2.AsyncClient(limits=limits, timeout=timeouts, verify=verify)
     return httpx2.AsyncClient(
-        transport=LeanTransport(verify=verify, max_connections=max_connections),
-        timeout=httpx2.Timeout(timeout, connect=10.0),
-        verify=verify,
+        transport=LeanTransport(verify=verify, max_connections=max_connections), timeout=timeouts, verify=verify
     )

@@ -171,9 +171,10 @@ def test_traces_judge_labels_unknown_runs_and_records_the_model(tmp_path: Path, 
 
 
 def test_traces_judge_needs_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TRACE2SKILL_MODEL", raising=False)
+    for key in ("TRACE2SKILL_MODEL", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
     result = invoke(tmp_path / "home", "traces", "judge")
-    assert result.exit_code == 1 and "no judge model" in result.stderr
+    assert result.exit_code == 1 and "no model to judge with" in result.stderr
 
 
 def test_a_real_claude_code_folder_imports_with_its_subagents(tmp_path: Path, shared_data: Path) -> None:

@@ -85,7 +85,10 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 @click.option("--analysts", type=click.Choice(["error", "success", "combined"]), help="Which runs to learn from.")
 @click.option("--fan-in", "fan_in", type=int, help="Patches merged per merge call (default 5).")
 @click.option("--workers", type=int, help="Trajectories analysed at once (default 16).")
-@click.option("--model", help="Model string, e.g. anthropic:claude-sonnet-4-5 (default $TRACE2SKILL_MODEL).")
+@click.option(
+    "--model",
+    help="Model string, e.g. anthropic:claude-sonnet-4-5 (default: $TRACE2SKILL_MODEL, else one for a set API key).",
+)
 @click.option("--limit", type=int, help="Use at most N trajectories (a seeded sample).")
 @click.option("--seed", type=int, help="Sampling seed (default 0).")
 @click.option("--outcome", multiple=True, type=click.Choice(["success", "failure", "partial"]), help="Repeatable.")

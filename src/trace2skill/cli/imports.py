@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -274,7 +273,10 @@ def _report_change(change: Any, verb: str, as_json: bool) -> None:
     show_default=True,
     help="Judge at most this many unlabelled runs.",
 )
-@click.option("--model", help="provider:model for the judge (default: $TRACE2SKILL_MODEL).")
+@click.option(
+    "--model",
+    help="provider:model for the judge (default: $TRACE2SKILL_MODEL, else one for a provider key that is set).",
+)
 @click.option("--skill", help="Only runs of this skill.")
 @click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable).")
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), default=4, show_default=True)
@@ -294,10 +296,12 @@ def judge_command(
 
     from trace2skill.importers.judge import judge_many
     from trace2skill.llm import open_llm
+    from trace2skill.llm.defaults import configured_model, no_model_message
 
-    model = model or os.environ.get("TRACE2SKILL_MODEL")
-    if not model:
-        raise InvalidInput("no judge model: pass --model provider:name or set TRACE2SKILL_MODEL")
+    chosen = configured_model(model)
+    if chosen is None:
+        raise InvalidInput(no_model_message("judge with"))
+    model = chosen[0]
     store = state.workspace.traces
     pending = store.filter(skill=skill, outcome="unknown", tags=list(tags) or None, limit=limit)
     if not pending:

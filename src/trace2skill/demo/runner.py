@@ -72,11 +72,9 @@ def choose_model(model: str | None, env: Mapping[str, str] | None = None) -> tup
     Order: `model`, then $TRACE2SKILL_MODEL, then the default model of the first provider whose API
     key is set ($ANTHROPIC_API_KEY, $OPENAI_API_KEY).
     """
-    from trace2skill.server.config import ServerConfig, server_model
+    from trace2skill.llm.defaults import configured_model
 
-    if model:
-        return model, "--model"
-    return server_model(ServerConfig(), env)
+    return configured_model(model, env)
 
 
 def _fresh_home(home: str | os.PathLike[str] | None, keep: bool) -> Path:

@@ -12,7 +12,6 @@ continues it. `estimate` is the dry run. Progress arrives through the `progress`
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from trace2skill.errors import InvalidInput, NotFound
@@ -30,6 +29,7 @@ from trace2skill.evolve.evaluator import (
 from trace2skill.evolve.pipeline import prepare_run, run_pipeline
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
 from trace2skill.evolve.report import render_markdown
+from trace2skill.llm.defaults import MODEL_ENV, configured_model, no_model_message
 from trace2skill.models import EvolutionConfig, EvolutionReport
 
 __all__ = [
@@ -49,17 +49,13 @@ __all__ = [
     "resume",
 ]
 
-MODEL_ENV = "TRACE2SKILL_MODEL"
-"""Model string used when a run names none."""
-
 
 def _model(config: EvolutionConfig) -> EvolutionConfig:
-    if config.model:
-        return config
-    model = os.environ.get(MODEL_ENV)
-    if not model:
-        raise InvalidInput(f"no model to evolve with: pass --model provider:name or set {MODEL_ENV}")
-    return config.model_copy(update={"model": model})
+    """The run's model: its own, else $TRACE2SKILL_MODEL, else the default of a provider whose key is set."""
+    chosen = configured_model(config.model)
+    if chosen is None:
+        raise InvalidInput(no_model_message("evolve with"))
+    return config.model_copy(update={"model": chosen[0]})
 
 
 def _open_llm(workspace: Any, model: str, workers: int, budget: Any) -> ChatLLM:
@@ -147,9 +143,12 @@ def resume(run_id: str, **options: Any) -> EvolutionReport:
 
 
 def estimate(config: EvolutionConfig, *, workspace: Any = None, evaluator_for: Any = None) -> Estimate:
-    """Calls, tokens, rounds and cost of a run before spending anything."""
+    """Calls, tokens, rounds and cost of a run before spending anything (priced for the model the run would use)."""
     from trace2skill.workspace import Workspace
 
+    chosen = configured_model(config.model)
+    if chosen is not None:
+        config = config.model_copy(update={"model": chosen[0]})
     ws = workspace or Workspace.open()
     try:
         base = None

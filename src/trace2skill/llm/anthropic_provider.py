@@ -8,17 +8,14 @@ text block with `cache_control` at its end when `cache_system` is set, so the sh
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import anthropic
 import httpx2
 
-from trace2skill.errors import ProviderError
 from trace2skill.llm.body import FragmentCache, encode, prepend_member
-from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify, shared_ssl_context
+from trace2skill.llm.provider import RetryableError, SDKProvider, classify
 from trace2skill.llm.structured import answer_tool_name
-from trace2skill.llm.transport import http_client
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
 
 __all__ = ["AnthropicProvider"]
@@ -30,44 +27,19 @@ STREAM_ABOVE_MAX_TOKENS = 21_333
 ANSWER_TOOL_DESCRIPTION = "Give your final answer by calling this tool with arguments that match its schema."
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKProvider):
     name = "anthropic"
     default_concurrency = 16
+    key_envs = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+    base_url_env = "ANTHROPIC_BASE_URL"
+    alternatives = "openai:..., local:..."
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 600.0,
-        stream: bool = False,
-        max_connections: int = 256,
-    ) -> None:
-        self.model = model
-        self.base_url = base_url
-        self.stream = stream
-        self.timeout = timeout
-        self.max_connections = max_connections
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
-        if not key and base_url is None and not os.environ.get("ANTHROPIC_BASE_URL"):
-            raise ProviderError(
-                "ANTHROPIC_API_KEY is not set: export it, or choose another model (openai:..., local:...)"
-            )
-        self._api_key = key or "not-needed"
-        self._client = LoopBound()
+    def __init__(self, model: str, **options: Any) -> None:
+        super().__init__(model, **options)
         self._fragments = FragmentCache()
 
-    @property
-    def identity(self) -> str:
-        return f"anthropic:{self.model}@{self.base_url or 'default'}"
-
-    def client(self) -> anthropic.AsyncAnthropic:
-        """One SDK client (and one pooled HTTP client) per event loop, shared by every call."""
-        return self._client.get(self._make_client)
-
     def _make_client(self) -> anthropic.AsyncAnthropic:
-        http = http_client(max_connections=self.max_connections, timeout=self.timeout, verify=shared_ssl_context())
+        http = self.http_client()
         return anthropic.AsyncAnthropic(
             api_key=self._api_key,
             base_url=self.base_url,

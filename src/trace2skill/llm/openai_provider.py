@@ -9,7 +9,6 @@ the rejection once. OpenAI caches stable prompt prefixes itself: the system prom
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import httpx2
@@ -17,9 +16,8 @@ import openai
 
 from trace2skill.errors import ProviderError
 from trace2skill.llm.body import FragmentCache, encode
-from trace2skill.llm.provider import LoopBound, Provider, RetryableError, classify, shared_ssl_context
+from trace2skill.llm.provider import RetryableError, SDKProvider, classify
 from trace2skill.llm.structured import answer_tool_name, strict_schema
-from trace2skill.llm.transport import http_client
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
 
 __all__ = ["OpenAIProvider"]
@@ -29,49 +27,23 @@ _BEARER: Any = {"security": {"bearer_auth": True}}  # what `chat.completions.cre
 _MESSAGES_OPEN = b'{"messages":['
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(SDKProvider):
     name = "openai"
     default_concurrency = 16
+    key_envs = ("OPENAI_API_KEY",)
+    base_url_env = "OPENAI_BASE_URL"
+    alternatives = "anthropic:..., local:..."
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 600.0,
-        stream: bool = False,
-        max_connections: int = 256,
-    ) -> None:
-        self.model = model
-        self.base_url = base_url
-        self.stream = stream
-        self.timeout = timeout
-        self.max_connections = max_connections
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key and base_url is None and not os.environ.get("OPENAI_BASE_URL"):
-            raise ProviderError(
-                "OPENAI_API_KEY is not set: export it, or choose another model (anthropic:..., local:...)"
-            )
-        self._api_key = key or "not-needed"
+    def __init__(self, model: str, **options: Any) -> None:
+        super().__init__(model, **options)
         # The official API wants max_completion_tokens; compatible servers widely accept only max_tokens.
-        self._max_tokens_key = (
-            "max_tokens" if (base_url or os.environ.get("OPENAI_BASE_URL")) else "max_completion_tokens"
-        )
+        self._max_tokens_key = "max_tokens" if self.custom_endpoint else "max_completion_tokens"
         self.format_mode = "json_schema"
-        self._client = LoopBound()
         self._fragments = FragmentCache()
         self._schema_cache: dict[str, tuple[dict[str, Any], bool]] = {}
 
-    @property
-    def identity(self) -> str:
-        return f"openai:{self.model}@{self.base_url or 'default'}"
-
-    def client(self) -> openai.AsyncOpenAI:
-        return self._client.get(self._make_client)
-
     def _make_client(self) -> openai.AsyncOpenAI:
-        http = http_client(max_connections=self.max_connections, timeout=self.timeout, verify=shared_ssl_context())
+        http = self.http_client()
         return openai.AsyncOpenAI(
             api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout, http_client=http
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import os
 import ssl
 import time
 from abc import ABC, abstractmethod
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trace2skill.errors import ProviderError
+from trace2skill.llm.transport import http_client
 from trace2skill.llm.types import ChatRequest, ChatResponse
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "LoopBound",
     "Provider",
     "RetryableError",
+    "SDKProvider",
     "classify",
     "parse_retry_after",
     "shared_ssl_context",
@@ -125,3 +128,54 @@ def shared_ssl_context() -> ssl.SSLContext:
     import httpx2
 
     return httpx2.create_ssl_context()
+
+
+class SDKProvider(Provider):
+    """A provider behind an official SDK client: credentials, endpoint and one pooled client per loop.
+
+    Subclasses name the environment variables that hold their key and base URL, and build their SDK
+    client in `_make_client` with `self.http_client()` as its HTTP client.
+    """
+
+    key_envs: tuple[str, ...] = ()
+    base_url_env: str = ""
+    alternatives: str = ""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        stream: bool = False,
+        max_connections: int = 256,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.stream = stream
+        self.timeout = timeout
+        self.max_connections = max_connections
+        key = api_key or next((os.environ[k] for k in self.key_envs if os.environ.get(k)), None)
+        self.custom_endpoint = bool(base_url or os.environ.get(self.base_url_env))
+        if not key and not self.custom_endpoint:
+            raise ProviderError(
+                f"{self.key_envs[0]} is not set: export it, or choose another model ({self.alternatives})"
+            )
+        self._api_key = key or "not-needed"
+        self._client = LoopBound()
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}:{self.model}@{self.base_url or 'default'}"
+
+    def client(self) -> Any:
+        """One SDK client (and one pooled HTTP client) per event loop, shared by every call."""
+        return self._client.get(self._make_client)
+
+    def http_client(self) -> Any:
+        return http_client(max_connections=self.max_connections, timeout=self.timeout, verify=shared_ssl_context())
+
+    @abstractmethod
+    def _make_client(self) -> Any:
+        """Build this provider's SDK client."""

@@ -31,6 +31,7 @@ from pydantic_core import PydanticSerializationError, SchemaValidator, to_json
 from trace2skill.errors import InvalidInput
 
 __all__ = [
+    "CALL_LOG_FIELDS",
     "EDIT_OPS",
     "LIMITS",
     "SKILL_NAME_RE",
@@ -89,6 +90,24 @@ LIMITS = Limits()
 
 SKILL_NAME_RE = re.compile(r"^(?!-)(?!.*--)[a-z0-9-]{1,64}(?<!-)$")
 """Agent Skills name rule: 1-64 chars of [a-z0-9-], no leading, trailing or doubled hyphen."""
+
+CALL_LOG_FIELDS = (
+    "run_id",
+    "purpose",
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "latency_s",
+    "outcome",
+    "error",
+    "request_hash",
+    "created_at",
+)
+"""The keys of one LLM call record: what the `llm` layer logs and the trace store keeps."""
 
 EDIT_OPS = (
     "insert_after",

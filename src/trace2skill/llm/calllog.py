@@ -14,26 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from trace2skill.models import CALL_LOG_FIELDS
+
 __all__ = ["CALL_LOG_KEYS", "CallLogBuffer", "CallLogSink"]
 
 log = logging.getLogger(__name__)
 
-CALL_LOG_KEYS = (
-    "run_id",
-    "purpose",
-    "provider",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "cost_usd",
-    "latency_s",
-    "outcome",
-    "error",
-    "request_hash",
-    "created_at",
-)
+CALL_LOG_KEYS = CALL_LOG_FIELDS
 
 CallLogSink = Callable[[list[dict[str, Any]]], Any]
 

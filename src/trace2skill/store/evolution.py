@@ -19,7 +19,7 @@ import sqlite_utils
 from pydantic import BaseModel
 
 from trace2skill.errors import Conflict, InvalidInput, NotFound
-from trace2skill.models import utcnow
+from trace2skill.models import CALL_LOG_FIELDS, utcnow
 from trace2skill.store.codec import dumps, iso
 from trace2skill.store.db import connection_lock, write_transaction
 
@@ -32,22 +32,7 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "no_change", "dry_run", "c
 """Statuses that end a run: `update_run` stamps `finished_at` when one is set (and clears it for any other)."""
 
 CALL_OUTCOMES = frozenset({"ok", "error", "cache_hit", "budget"})
-CALL_FIELDS = (
-    "run_id",
-    "purpose",
-    "provider",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "cost_usd",
-    "latency_s",
-    "outcome",
-    "error",
-    "request_hash",
-    "created_at",
-)
+CALL_FIELDS = CALL_LOG_FIELDS
 _COUNTERS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens")
 
 

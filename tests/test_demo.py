@@ -244,3 +244,22 @@ def test_the_package_data_globs_cover_every_embedded_file() -> None:
     covered = {p for g in globs for p in package.glob(g) if p.is_file()}
     data = {p for p in (package / "demo" / "data").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert len(data) > 40 and data <= covered
+
+
+def test_next_commands_name_the_command_as_it_can_be_typed_here(monkeypatch, tmp_path):
+    """Off PATH (right after `make demo`) the demo prints the venv's path, so its suggestions run as shown."""
+    import sys
+    from pathlib import Path
+
+    from trace2skill.demo.runner import _command_name
+
+    venv_bin = Path(sys.executable).parent
+    if not (venv_bin / "trace2skill").exists():
+        pytest.skip("the trace2skill command is not installed beside this interpreter")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.chdir(venv_bin.parent.parent)
+    assert _command_name() == str((venv_bin / "trace2skill").relative_to(venv_bin.parent.parent))
+    monkeypatch.chdir(tmp_path)
+    assert _command_name() == str(venv_bin / "trace2skill")
+    monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")
+    assert _command_name() == "trace2skill"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -111,6 +112,18 @@ def _executable() -> str:
     return str(beside) if beside.exists() else "trace2skill"
 
 
+def _command_name() -> str:
+    """How to type the command here: `trace2skill` when it is on PATH, else its path (e.g. `.venv/bin/trace2skill`)."""
+    installed = _executable()
+    found = shutil.which("trace2skill")
+    if installed == "trace2skill" or (found and Path(found).resolve() == Path(installed).resolve()):
+        return "trace2skill"
+    try:
+        return str(Path(installed).relative_to(Path.cwd()))
+    except ValueError:
+        return installed
+
+
 def run_demo(
     *,
     home: str | os.PathLike[str] | None = None,
@@ -134,7 +147,7 @@ def run_demo(
     chosen = choose_model(model, env)
     out.print("[bold]trace2skill demo[/]: Trace2Skill end to end on embedded data, in a fresh home folder")
     out.print(f"  home: [cyan]{_q(root)}[/]")
-    out.print(f"  explore it afterwards with [bold]trace2skill --home {_q(root)} ...[/]")
+    out.print(f"  explore it afterwards with [bold]{escape(_command_name())} --home {_q(root)} ...[/]")
     ws = Workspace.open(Home(root))
     try:
         base = _import_skill(ws, out)
@@ -208,7 +221,8 @@ def _record(ws: Workspace, trajectories: list[Trajectory], out: Console) -> tupl
         shown = ", ".join(f"{k} × {v}" for k, v in sorted(kinds.items()))
         out.print(
             f"   redacted before storing: [bold]{sum(kinds.values())} secret[/] ({shown}); the original never "
-            f"reached the database (see [bold]trace2skill --home {_q(ws.home.root)} traces show {redacted[0]}[/])"
+            f"reached the database (see [bold]{escape(_command_name())} --home {_q(ws.home.root)} "
+            f"traces show {redacted[0]}[/])"
         )
     else:
         out.print("   redacted before storing: nothing found")
@@ -245,7 +259,7 @@ def _indent(text: str) -> str:
 
 
 def _next_commands(root: Path, base: int, report: EvolutionReport) -> list[str]:
-    home = ["trace2skill", "--home", str(root)]
+    home = [_command_name(), "--home", str(root)]
     new = str(report.new_version or base)
     return [
         _cmd(*home, "skills", "show", SKILL_NAME, "--provenance"),

@@ -130,11 +130,19 @@ def register_evaluator(name: str, factory: Callable[[], Evaluator]) -> None:
     _REGISTRY[name] = factory
 
 
+def _load_builtin_evaluators() -> None:
+    """Register the scorers in `trace2skill.evaluators` (numeric, wikitq) on first need; late import avoids a cycle."""
+    import trace2skill.evaluators  # noqa: F401
+
+
 def evaluator_names() -> list[str]:
+    _load_builtin_evaluators()
     return sorted(_REGISTRY)
 
 
 def get_evaluator(name: str) -> Evaluator:
+    if name not in _REGISTRY:
+        _load_builtin_evaluators()
     try:
         return _REGISTRY[name]()
     except KeyError:

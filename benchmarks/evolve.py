@@ -32,18 +32,12 @@ import asyncio
 import cProfile
 import importlib.util
 import io
-import json
 import math
 import os
 import pstats
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +47,7 @@ from trace2skill.evolve.simulated import make_skill, make_trajectories
 from trace2skill.home import Home
 from trace2skill.llm.eventloop import run as run_on_loop
 from trace2skill.llm.eventloop import use_uvloop
+from trace2skill.llm.testserver.process import server_call, server_process
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.workspace import Workspace
 
@@ -61,27 +56,6 @@ B = 5
 HANDLER = "trace2skill.evolve.simulated:server_handler"
 SKILL_FILLER_LINES = 220  # S0 of about 5,000 tokens, as in the paper's spreadsheet skill
 STEPS, STEP_CHARS = 8, 250
-
-
-@contextmanager
-def server_process(latency: float) -> Iterator[str]:
-    """The protocol server in its own process (its CPU is not the client's)."""
-    cmd = [sys.executable, "-m", "trace2skill.llm.testserver", "--port", "0", "--latency", str(latency),
-           "--no-record", "--handler", HANDLER]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        url = proc.stdout.readline().strip()  # type: ignore[union-attr]
-        if not url.startswith("http"):
-            raise RuntimeError("the protocol server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def server_call(url: str, path: str, method: str = "GET") -> dict[str, Any]:
-    with urllib.request.urlopen(urllib.request.Request(url + path, method=method)) as r:
-        return json.load(r)
 
 
 def make_home(root: Path, n: int, seed: int) -> Path:
@@ -139,7 +113,7 @@ def loop_comparison(root: Path, latency: float, n: int, reps: int) -> list[dict[
 
     runners = {"asyncio": asyncio.run, "uvloop": uvloop.run}
     rows: list[dict[str, Any]] = []
-    with server_process(latency) as url:
+    with server_process(latency, HANDLER) as url:
         for runner in runners.values():
             runner(run_once(make_home(root, 5, seed=1), url))
         for _ in range(reps):
@@ -183,7 +157,7 @@ def main() -> None:
         root = Path(tmp)
         cold_cpu: float | None = None
         for latency in latencies:
-            with server_process(latency) as url:
+            with server_process(latency, HANDLER) as url:
                 # one small run first: imports, SDK set-up and schema building happen once per process
                 _, _, warm_cpu = run_on_loop(run_once(make_home(root, 5, seed=1), url))
                 cold_cpu = warm_cpu if cold_cpu is None else cold_cpu
@@ -222,7 +196,7 @@ def main() -> None:
                         flush=True,
                     )
         # the sequential baseline against the parallel pipeline at N = 50, same latency, same data
-        with server_process(seq_latency) as url:
+        with server_process(seq_latency, HANDLER) as url:
             run_on_loop(run_once(make_home(root, 5, seed=1), url))  # this server process's warm-up, as above
             par, par_wall, _ = run_on_loop(run_once(make_home(root, 50, seed=50), url))
             seq, seq_wall, _ = run_on_loop(run_once(make_home(root, 50, seed=50), url, strategy="sequential"))

@@ -27,13 +27,9 @@ import json
 import os
 import pstats
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +42,7 @@ from trace2skill.llm.anthropic_provider import AnthropicProvider
 from trace2skill.llm.eventloop import use_uvloop
 from trace2skill.llm.openai_provider import OpenAIProvider
 from trace2skill.llm.provider import shared_ssl_context
+from trace2skill.llm.testserver.process import server_call, server_process
 from trace2skill.llm.transport import http_client
 
 SYSTEM = ("You are an analyst. The skill under study follows.\n" + "## Section\nDo the thing carefully. " * 300)[:8000]
@@ -53,28 +50,7 @@ USER = ("Trajectory: step 1 ran `python inspect.py` and failed with KeyError 'Sh
 PRICES = PriceTable({"anthropic:bench": Price(3, 15, 0.3, 3.75), "openai:bench": Price(1, 4, 0.25)})
 
 
-@contextmanager
-def server_process(latency: float) -> Any:
-    """The fake server in its own process, so its CPU is not counted against the client."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trace2skill.llm.testserver", "--port", "0", "--latency", str(latency), "--no-record",
-         "--handler", "trace2skill.llm.testserver.handlers:ok"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        url = proc.stdout.readline().strip()  # type: ignore[union-attr]
-        if not url.startswith("http"):
-            raise RuntimeError("fake server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def server_call(url: str, path: str, method: str = "GET") -> dict[str, Any]:
-    with urllib.request.urlopen(urllib.request.Request(url + path, method=method)) as r:
-        return json.load(r)
+HANDLER = "trace2skill.llm.testserver.handlers:ok"
 
 
 def sqlite_sink(path: Path) -> Callable[[list[dict[str, Any]]], None]:
@@ -258,12 +234,12 @@ def main() -> None:
     main_loop = "uvloop" if "uvloop" in loops else "asyncio"  # the loop the CLI runs on
     rows: list[dict[str, Any]] = []
     profile_text = ""
-    with tempfile.TemporaryDirectory() as tmp, server_process(0.0) as url:
+    with tempfile.TemporaryDirectory() as tmp, server_process(0.0, HANDLER) as url:
         for loop, run in loops.items():
             found, text = run(cpu_rows(url, n, Path(tmp) / loop, args.profile and loop == main_loop))
             rows += [{**r, "loop": loop} for r in found]
             profile_text = profile_text or text
-    with server_process(0.2) as url:
+    with server_process(0.2, HANDLER) as url:
         conc = [loops[main_loop](concurrency_row(url, concurrent_calls, 64, p)) for p in ("anthropic", "openai")]
 
     print(f"# LLM layer benchmark (2-core machine shared with other work; load avg {load[0]:.1f} at start)")

@@ -125,27 +125,23 @@ def _fit_part(part: dict[str, Any], where: str, notes: _Notes) -> None:
     if kind in ("text", "reasoning"):
         part["text"] = _fit_str(str(part.get("text", "")), LIMITS.text_chars, where, notes)
     elif kind == "tool_call":
-        for key, limit in (("name", LIMITS.tool_name_chars), ("id", LIMITS.tool_id_chars)):
-            if isinstance(part.get(key), str) and len(part[key]) > limit:
-                part[key] = part[key][:limit]
-                notes.add(f"{where}.{key}", limit + 1, limit)
-        args = part.get("arguments")
-        size = json_size(args)
-        if size > LIMITS.json_value_bytes:
-            raw = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, default=str)
-            part["arguments"] = _truncate_to_bytes(raw, LIMITS.json_value_bytes)
-            notes.add(f"{where}.arguments", size, json_size(part["arguments"]))
+        _fit_tool_part(part, where, notes, id_key="id", value_key="arguments")
     elif kind == "tool_result":
-        for key, limit in (("name", LIMITS.tool_name_chars), ("tool_call_id", LIMITS.tool_id_chars)):
-            if isinstance(part.get(key), str) and len(part[key]) > limit:
-                part[key] = part[key][:limit]
-                notes.add(f"{where}.{key}", limit + 1, limit)
-        output = part.get("output")
-        size = json_size(output)
-        if size > LIMITS.json_value_bytes:
-            raw = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, default=str)
-            part["output"] = _truncate_to_bytes(raw, LIMITS.json_value_bytes)
-            notes.add(f"{where}.output", size, json_size(part["output"]))
+        _fit_tool_part(part, where, notes, id_key="tool_call_id", value_key="output")
+
+
+def _fit_tool_part(part: dict[str, Any], where: str, notes: _Notes, *, id_key: str, value_key: str) -> None:
+    """Cut a tool call's or result's name and id to their limits, and its JSON value to the byte limit."""
+    for key, limit in (("name", LIMITS.tool_name_chars), (id_key, LIMITS.tool_id_chars)):
+        if isinstance(part.get(key), str) and len(part[key]) > limit:
+            part[key] = part[key][:limit]
+            notes.add(f"{where}.{key}", limit + 1, limit)
+    value = part.get(value_key)
+    size = json_size(value)
+    if size > LIMITS.json_value_bytes:
+        raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        part[value_key] = _truncate_to_bytes(raw, LIMITS.json_value_bytes)
+        notes.add(f"{where}.{value_key}", size, json_size(part[value_key]))
 
 
 def _split_wide_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -132,17 +132,7 @@ class VersionEntry(BaseModel):
 
     @classmethod
     def of(cls, v: SkillVersion) -> VersionEntry:
-        return cls(
-            version=v.version,
-            digest=v.digest,
-            parent=v.parent,
-            author=v.author,
-            run_id=v.run_id,
-            changelog=v.changelog,
-            file_count=v.file_count,
-            total_bytes=v.total_bytes,
-            created_at=v.created_at,
-        )
+        return cls.model_validate(v, from_attributes=True)
 
 
 class SkillHistory(BaseModel):

@@ -155,9 +155,10 @@ def test_the_embedded_runs_are_realistic_public_trajectories() -> None:
 def test_the_demo_fleet_marks_only_requests_that_carry_an_embedded_run() -> None:
     runs = load_trajectories()
     fleet = DemoFleet(runs)
-    dates = next(t for t in runs if "dates" in t.tags)
+    dates = next(t for t in runs if "dates" in t.tags and t.outcome.status == "failure" and t.reference is not None)
     broken = next(t for t in runs if "missing-input" in t.tags)
-    assert marker_for(dates) == "[topic:dates]" and marker_for(broken) == "[unfixable]"
+    fixed = f"[topic:dates] [fix:{dates.reference}]"  # the answer the simulated analyst works out
+    assert marker_for(dates) == fixed and marker_for(broken) == "[unfixable]"
 
     def request(content: object) -> ServerRequest:
         return ServerRequest(
@@ -167,7 +168,7 @@ def test_the_demo_fleet_marks_only_requests_that_carry_an_embedded_run() -> None
         )  # fmt: skip
 
     as_text = fleet.mark(request(f"Task: {dates.task}\nOutcome: failure"))
-    assert as_text.texts[1].endswith("\n[topic:dates]")
+    assert as_text.texts[1].endswith(f"\n{fixed}")
     as_blocks = fleet.mark(request([{"type": "text", "text": f"Task: {broken.task}"}]))
     assert as_blocks.texts[1].endswith("\n[unfixable]")
     untouched = request("Task: something else entirely")

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from trace2skill.errors import InvalidInput
+from trace2skill.evaluators.base import MISSING_ANSWER, Candidate, Evaluation
 from trace2skill.evaluators.numeric import parse_number
 from trace2skill.evaluators.wikitq import (
     WikiTQDenotation,
@@ -14,7 +16,6 @@ from trace2skill.evaluators.wikitq import (
     split_answer,
     unescape_tsv,
 )
-from trace2skill.evolve.evaluator import Candidate, Evaluation
 
 
 async def _score(answer: str | None, reference: object) -> Evaluation:
@@ -92,7 +93,7 @@ def test_split_answer_splits_on_pipe_only_and_reads_json_lists() -> None:
 )
 async def test_wikitq_matches_the_same_denotation_written_differently(answer: str, target: str) -> None:
     result = await _score(answer, target)
-    assert result.passed and result.score == 1.0 and result.diff == ""
+    assert result.passed and result.score == 1.0 and result.feedback == ""
 
 
 @pytest.mark.anyio
@@ -113,12 +114,21 @@ async def test_wikitq_rejects_a_different_denotation(answer: str, target: str) -
 
 
 @pytest.mark.anyio
-async def test_wikitq_diff_names_missing_and_unexpected_values_with_a_partial_score() -> None:
-    result = await _score("Alpha|Gamma", "alpha|Beta")
-    assert not result.passed and result.score == pytest.approx(0.5)
-    assert "missing 'Beta' (normalised 'beta')" in result.diff
-    assert "unexpected 'Gamma' (normalised 'gamma')" in result.diff
-    assert "compared as sets" in result.diff
+async def test_wikitq_feedback_quotes_the_candidates_unmatched_values_and_counts_the_missing_ones() -> None:
+    result = await _score("Alpha|Gamma", "alpha|Beta|Delta")
+    assert not result.passed and result.score == pytest.approx(2 / 5)
+    assert result.feedback.splitlines() == [
+        "- answer: 2 values given, compared as a set with the expected values "
+        "(case, accents, quotes and spacing normalised; numbers and dates compared by value)",
+        "  - 'Gamma' is not among the expected values",
+        "  - 2 values expected but not given",
+    ]
+
+
+@pytest.mark.anyio
+async def test_wikitq_masks_a_candidate_value_that_contains_a_target_value() -> None:
+    result = await _score("Alpha|Beta Gamma", "alpha|Beta")
+    assert "'[hidden] Gamma' is not among the expected values" in result.feedback
 
 
 @pytest.mark.anyio
@@ -126,7 +136,7 @@ async def test_wikitq_takes_list_and_dict_references_and_rejects_empty_ones() ->
     assert (await _score("x|y", ["y", "x"])).passed
     assert (await _score("7", {"answer": "7.00"})).passed
     missing = await _score(None, "7")
-    assert not missing.passed and "missing" in missing.diff
+    assert not missing.passed and missing.feedback == MISSING_ANSWER
     with pytest.raises(InvalidInput):
         await _score("7", None)
     with pytest.raises(InvalidInput):
@@ -173,3 +183,34 @@ async def test_every_dev_target_matches_itself_and_reformatted_numbers_and_dates
             iso = "{:04d}-{:02d}-{:02d}".format(*parts)
             assert (await scorer.evaluate(Candidate(answer=iso), target)).passed, (qid, iso)
     assert reformatted > 500 and dates > 20
+
+
+def _rows(shared_data: Path, name: str) -> list[tuple[str, str]]:
+    lines = (shared_data / "wikitablequestions" / name).read_text(encoding="utf-8").splitlines()
+    return [(cols[0], cols[3]) for cols in (line.split("\t") for line in lines[1:])]
+
+
+def _reveals(feedback: str, value: str, own: str) -> bool:
+    """Whether `feedback` shows `value` (raw or normalised, two characters or more) as a whole word, once
+    the candidate's own quoted value is taken out: quoting what the candidate wrote reveals nothing."""
+    text = feedback.replace(repr(own), "''").lower()
+    for form in {normalize(value), value.strip().lower()}:
+        head = r"(?<![^\W_])" if form[:1].isalnum() else ""
+        tail = r"(?![^\W_])" if form[-1:].isalnum() else ""
+        if len(form) >= 2 and re.search(head + re.escape(form) + tail, text):
+            return True
+    return False
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("split", ["random-split-1-dev.tsv", "pristine-unseen-tables.tsv"])
+async def test_no_feedback_on_a_dev_or_test_question_reveals_a_target_value(shared_data: Path, split: str) -> None:
+    scorer, wrong = WikiTQDenotation(), "zzz-wrong"
+    for qid, target in _rows(shared_data, split):
+        values = [unescape_tsv(v) for v in target.split("|")]
+        assert (await scorer.evaluate(Candidate(answer=json.dumps(values)), target)).passed, qid
+        for answer in (wrong, "", json.dumps([*values, wrong])):
+            result = await scorer.evaluate(Candidate(answer=answer), target)
+            assert not result.passed, (qid, answer)
+            leaked = [v for v in values if _reveals(result.feedback, v, wrong)]
+            assert not leaked, (qid, answer, leaked, result.feedback)

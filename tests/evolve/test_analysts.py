@@ -85,16 +85,14 @@ async def test_the_simulated_analyst_confirms_its_fix_through_the_evaluator_and_
 
 
 @pytest.mark.anyio
-async def test_the_reference_reaches_the_analyst_only_through_the_evaluator() -> None:
+async def test_the_reference_never_reaches_the_analyst_not_even_through_the_evaluator() -> None:
     trajectory = _failure()
     ctx, provider = _ctx(chat_handler)
-    await analyse(ctx, trajectory, 0)
+    analysis = await analyse(ctx, trajectory, 0)
     reference = str(trajectory.reference)
-    first = provider.requests[0]
-    assert reference not in first.system and reference not in first.messages[0].content
-    carriers = [m for r in provider.requests for m in r.messages if reference in m.content]
-    assert carriers and all(m.role in ("tool", "assistant") for m in carriers)
-    assert any(m.role == "tool" and "expected" in m.content for m in carriers)
+    assert analysis.confirmed  # the analyst found the fix itself; the evaluator only said FAIL, then PASS
+    shown = [r.system for r in provider.requests] + [m.content for r in provider.requests for m in r.messages]
+    assert not any(reference in text for text in shown)
 
 
 @pytest.mark.anyio

@@ -4,9 +4,10 @@
 recognises a run's subject by a `[topic:NAME]` marker in its text. The demo's runs are plain,
 realistic trajectories without markers; their tags name the subject instead (`dates`, `units`,
 `totals`, `headers`, `readback`), and runs tagged `missing-input` are broken tasks no lesson could
-fix. This handler adds the marker to a request that carries one of those runs, then lets the
-simulated fleet answer. It stands in for a model's judgement and nothing else: the requests come
-from the real pipeline through the real SDK client over loopback.
+fix. This handler adds the marker to a request that carries one of those runs (with the answer the
+analyst would work out, since no evaluator reveals it), then lets the simulated fleet answer. It
+stands in for a model's judgement and nothing else: the markers exist only on the loopback wire,
+and the requests come from the real pipeline through the real SDK client.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ BROKEN_TAG = "missing-input"
 
 
 def marker_for(trajectory: Trajectory) -> str:
-    """`[topic:NAME]` for the run's first subject tag, plus `[unfixable]` for a broken task."""
+    """`[topic:NAME]` for the run's first subject tag, plus `[unfixable]` for a broken task, else
+    `[fix:VALUE]` for a failure with a reference: the right answer a real analyst would work out from
+    the run's files, since the evaluator only says pass or fail."""
     parts = [f"[topic:{tag}]" for tag in trajectory.tags if tag in TOPICS][:1]
     if BROKEN_TAG in trajectory.tags:
         parts.append("[unfixable]")
+    elif parts and trajectory.outcome.status == "failure" and isinstance(trajectory.reference, str | int | float):
+        parts.append(f"[fix:{trajectory.reference}]")
     return " ".join(parts)
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from trace2skill.errors import InvalidInput
-from trace2skill.evolve.evaluator import Candidate, Evaluation
+from trace2skill.evaluators.base import MISSING_ANSWER, Candidate, Evaluation, hide_reference, reference_leaves
 
-__all__ = ["NumericMatch", "ParsedNumber", "parse_number"]
+__all__ = ["NumericMatch", "ParsedNumber", "numbers_match", "parse_number", "tolerance_note"]
 
 _CURRENCY = "$€£¥₹"
 _MINUSES = "−–—‒"  # unicode minus and dashes written as a leading minus sign
@@ -70,8 +70,18 @@ def _text(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip().casefold()
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.12g}"
+def numbers_match(got: ParsedNumber, want: ParsedNumber, *, rel_tol: float, abs_tol: float) -> bool:
+    """Equal within the tolerances; a percentage on one side only is also read as a fraction."""
+    readings = [(got.value, want.value)]
+    if got.percent != want.percent:  # "12%" vs 0.12
+        readings.append(
+            (got.value / 100 if got.percent else got.value, want.value / 100 if want.percent else want.value)
+        )
+    return any(math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol) for a, b in readings)
+
+
+def tolerance_note(rel_tol: float, abs_tol: float) -> str:
+    return f"tolerance rel {rel_tol:g}, abs {abs_tol:g}"
 
 
 class NumericMatch:
@@ -79,7 +89,8 @@ class NumericMatch:
 
     Reference forms, as for `exact`: a scalar, a list of acceptable answers, or a dict with `answer`
     (scalar or list) and optional per-task `rel_tol` / `abs_tol`. A percentage on one side only is
-    read both ways: "12%" matches 12 and 0.12.
+    read both ways: "12%" matches 12 and 0.12. The feedback says how the answer was read and that it
+    does not match, never the expected value nor whether the answer is too high or too low.
     """
 
     name = "numeric"
@@ -90,6 +101,29 @@ class NumericMatch:
         self.rel_tol, self.abs_tol = rel_tol, abs_tol
 
     async def evaluate(self, candidate: Candidate, reference: Any) -> Evaluation:
+        options, rel_tol, abs_tol = self._options(reference)
+        got = candidate.answer
+        if got is None:
+            return Evaluation(passed=False, score=0.0, feedback=MISSING_ANSWER)
+        mine = parse_number(got)
+        if any(self._matches(got, mine, option, rel_tol, abs_tol) for option in options):
+            return Evaluation(passed=True, score=1.0)
+        numeric = [parse_number(o) is not None for o in options]
+        shown = _clip(got)
+        if mine is not None and any(numeric):
+            line = f"{shown!r} is a number but does not match ({tolerance_note(rel_tol, abs_tol)})"
+        elif mine is not None:
+            line = (
+                f"{shown!r} is a number but the expected answer is text (compared as text: only one side is a number)"
+            )
+        elif any(numeric):
+            line = f"{shown!r} is not read as a number but a number is expected (only one side is a number)"
+        else:
+            line = f"{shown!r} does not match (compared as text, case-insensitively, whitespace collapsed)"
+        feedback = hide_reference(f"- answer: {line}", reference_leaves(options))
+        return Evaluation(passed=False, score=0.0, feedback=feedback)
+
+    def _options(self, reference: Any) -> tuple[list[Any], float, float]:
         rel_tol, abs_tol = self.rel_tol, self.abs_tol
         if isinstance(reference, dict):
             if reference.get("files"):
@@ -104,37 +138,15 @@ class NumericMatch:
         options = reference if isinstance(reference, list) else [reference]
         if not options:
             raise InvalidInput("the reference lists no acceptable answers")
-        got = candidate.answer
-        if got is None:
-            shown = " | ".join(repr(str(o)) for o in options)
-            return Evaluation(passed=False, score=0.0, diff=f"- answer: missing, expected {shown}")
-        reasons = []
-        for option in options:
-            reason = self._mismatch(got, option, rel_tol, abs_tol)
-            if reason is None:
-                return Evaluation(passed=True, score=1.0)
-            reasons.append(reason)
-        return Evaluation(passed=False, score=0.0, diff="\n".join(f"- answer: {r}" for r in reasons))
+        return options, rel_tol, abs_tol
 
     @staticmethod
-    def _mismatch(got: str, want: Any, rel_tol: float, abs_tol: float) -> str | None:
-        """None when `got` matches `want`, else one readable line saying how it differs."""
-        g, w = parse_number(got), parse_number(want)
-        if g is None or w is None:
-            if _text(got) == _text(want):
-                return None
-            kind = "as text" if g is None and w is None else "as text: only one side is a number"
-            return f"expected {str(want)!r}, got {got!r} (compared {kind})"
-        readings = [(g.value, w.value)]
-        if g.percent != w.percent:  # "12%" vs 0.12: try the percentage as a fraction too
-            readings.append((g.value / 100 if g.percent else g.value, w.value / 100 if w.percent else w.value))
-        for a, b in readings:
-            if math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol):
-                return None
-        a, b = readings[-1]
-        off = a - b
-        rel = f", {abs(off) / abs(b):.3g} relative" if b else ""
-        return (
-            f"expected {str(want)!r} = {_fmt(b)}, got {got!r} = {_fmt(a)} "
-            f"(off by {_fmt(off)}{rel}; tolerance rel {rel_tol:g}, abs {abs_tol:g})"
-        )
+    def _matches(got: str, mine: ParsedNumber | None, want: Any, rel_tol: float, abs_tol: float) -> bool:
+        theirs = parse_number(want)
+        if mine is None or theirs is None:
+            return _text(got) == _text(want)
+        return numbers_match(mine, theirs, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

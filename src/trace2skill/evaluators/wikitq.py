@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trace2skill.errors import InvalidInput
+from trace2skill.evaluators.base import MISSING_ANSWER, Candidate, Evaluation, hide_reference
 from trace2skill.evaluators.numeric import parse_number
-from trace2skill.evolve.evaluator import Candidate, Evaluation
 
 __all__ = ["WikiTQDenotation", "WikiValue", "normalize", "parse_date", "split_answer", "unescape_tsv"]
 
@@ -165,11 +165,18 @@ def _reference_values(reference: Any) -> list[str]:
     return values
 
 
+def _values(count: int) -> str:
+    return f"{count} value{'' if count == 1 else 's'}"
+
+
 class WikiTQDenotation:
     """Passes when the predicted values and the target values match one another as sets.
 
     Reference: a targetValue string as in the TSV ("a|b", escapes allowed), a list of values, or a
     dict with `answer` holding either. Score: the share of values on both sides that found a match.
+    The feedback counts the values given, quotes those of the candidate's own that match no target,
+    and says how many target values are missing, never which. Its fixed words are chosen so that
+    none is a WikiTQ answer ("no" and "none" are), since masking one would give it away.
     """
 
     name = "wikitq"
@@ -177,19 +184,22 @@ class WikiTQDenotation:
     async def evaluate(self, candidate: Candidate, reference: Any) -> Evaluation:
         targets = [WikiValue.of(v) for v in _reference_values(reference)]
         if candidate.answer is None:
-            shown = " | ".join(repr(t.raw) for t in targets)
-            return Evaluation(passed=False, score=0.0, diff=f"- answer: missing, expected {shown}")
+            return Evaluation(passed=False, score=0.0, feedback=MISSING_ANSWER)
         predicted = [WikiValue.of(v) for v in split_answer(candidate.answer)]
         missing = [t for t in targets if not any(t.matches(p) for p in predicted)]
         extra = [p for p in predicted if not any(p.matches(t) for t in targets)]
         total = len(targets) + len(predicted)
-        score = (total - len(missing) - len(extra)) / total
         if not missing and not extra:
             return Evaluation(passed=True, score=1.0)
         lines = [
-            f"- answer: expected {{{', '.join(repr(t.raw) for t in targets)}}}, "
-            f"got {{{', '.join(repr(p.raw) for p in predicted)}}} (compared as sets)"
+            f"- answer: {_values(len(predicted))} given, compared as a set with the expected values "
+            "(case, accents, quotes and spacing normalised; numbers and dates compared by value)"
         ]
-        lines += [f"  - missing {t.raw!r} (normalised {t.text!r})" for t in missing]
-        lines += [f"  - unexpected {p.raw!r} (normalised {p.text!r})" for p in extra]
-        return Evaluation(passed=False, score=score, diff="\n".join(lines))
+        lines += [f"  - {p.raw[:200]!r} is not among the expected values" for p in extra[:20]]
+        if len(extra) > 20:
+            lines.append(f"  - and {len(extra) - 20} more values that are not among them")
+        if missing:
+            lines.append(f"  - {_values(len(missing))} expected but not given")
+        hidden = [value for t in targets for value in (t.raw, t.text)]
+        feedback = hide_reference("\n".join(lines), hidden)
+        return Evaluation(passed=False, score=(total - len(missing) - len(extra)) / total, feedback=feedback)

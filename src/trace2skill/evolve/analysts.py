@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from trace2skill.errors import InvalidInput
+from trace2skill.evaluators.base import Candidate, Evaluator
 from trace2skill.evolve.context import RunContext
-from trace2skill.evolve.evaluator import Candidate, Evaluator
 from trace2skill.evolve.leaks import ReferenceGuard
 from trace2skill.evolve.render import read_artifact, render_full, render_overview, render_steps
 from trace2skill.evolve.schemas import (

@@ -8,8 +8,8 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from trace2skill.evaluators.base import EvaluatorResolver, resolver_for
 from trace2skill.evolve.apply import DEFAULT_PROTECTED
-from trace2skill.evolve.evaluator import EvaluatorResolver, resolver_for
 from trace2skill.evolve.prompting import render_skill, system_prompt
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolSpec
 from trace2skill.models import EvolutionConfig, Skill

@@ -13,8 +13,8 @@ import math
 
 from pydantic import BaseModel, Field
 
+from trace2skill.evaluators.base import EvaluatorResolver, resolver_for
 from trace2skill.evolve.analysts import analysis_kind
-from trace2skill.evolve.evaluator import EvaluatorResolver, resolver_for
 from trace2skill.evolve.merge import tree_shape
 from trace2skill.evolve.prompting import load_prompt, render_skill, system_prompt
 from trace2skill.evolve.render import READ_CHARS, render_full, render_overview

@@ -1,7 +1,8 @@
 """Keeping the reference out of lessons: code that backs up what the prompts ask for.
 
-The reference (ground truth) reaches an analyst only through the evaluator's diff, and a lesson
-that quotes it would teach the agent one task's answer instead of a method. Every string atom of
+The reference (ground truth) never reaches an analyst: the evaluator says what is wrong, not what
+is expected. But an analyst may still work the answer out, and a lesson that quotes it would teach
+the agent one task's answer instead of a method. Every string atom of
 the reference is searched as a whole word, case-insensitively; atoms shorter than three characters
 (two for numbers) are too common to tell a leak from ordinary prose and are not searched.
 """

@@ -2,7 +2,7 @@
 
 Tests, the benchmark and the offline demo need a model that behaves like a careful analyst without
 a real one: it reads the run, checks a fix with the evaluator (first the agent's own answer, then
-the expected value the evaluator's diff revealed), submits lessons tied to the task's topic,
+its own correction: evaluators never reveal the expected value), submits lessons tied to the task's topic,
 proposes small edits, merges identical edits across patches (naming every source), repairs an
 anchor by finding the closest line of the file, and drafts a skill. It answers the same whether it
 is called in-process (`chat_handler`, for `ScriptedProvider`) or behind the local protocol server
@@ -10,7 +10,10 @@ is called in-process (`chat_handler`, for `ScriptedProvider`) or behind the loca
 
 Trajectories made by `make_trajectories` carry a `[topic:NAME]` tag in their task; each topic has
 one lesson and one edit, so lessons recur across trajectories and merging has something to merge.
-Tasks tagged `[unfixable]` never reach a passing fix, so the evaluator gate drops their lessons.
+Their failed agents all make one mistake (a row counted twice: the answer is 3 too high), which is
+the correction the simulated analyst makes; a request may instead carry a `[fix:VALUE]` marker (the
+demo adds one) standing in for the analyst's working-out. Tasks tagged `[unfixable]` never reach a
+passing fix, so the evaluator gate drops their lessons.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from typing import Any
 from trace2skill.models import Skill, SkillFile, Trajectory
 
 __all__ = ["TOPICS", "chat_handler", "make_skill", "make_trajectories", "server_handler"]
+
+_DOUBLE_COUNTED = 3
+"""What every failed synthetic run adds to the true value: one row of 3 counted twice."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ def make_trajectories(
         failed = rng.random() < failure_share
         unfixable = failed and unfixable_every > 0 and i % unfixable_every == 0
         truth = f"{1000 + i * 7}"
-        answer = truth if not failed else f"{1000 + i * 7 + 3}"
+        answer = truth if not failed else f"{1000 + i * 7 + _DOUBLE_COUNTED}"
         tags = f"[topic:{topic}]" + (" [unfixable]" if unfixable else "")
         task = f"Task {i}: report the value asked for in sales_{i}.xlsx. {tags}"
         messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
@@ -231,12 +237,11 @@ def _lesson(topic: str) -> dict[str, str]:
     return {"title": t.lesson, "description": t.when, "content": t.content}
 
 
-def _expected(texts: list[str]) -> str | None:
-    for text in reversed(texts):
-        m = re.search(r"expected (['\"])(.*?)\1", text)
-        if m:
-            return m.group(2)
-    return None
+def _correction(overview: str, answer: str) -> str | None:
+    """The simulated analyst's fix: a `[fix:VALUE]` marker, else the synthetic runs' mistake taken back out."""
+    if m := re.search(r"\[fix:(.*?)\]", overview):
+        return m.group(1)
+    return str(int(answer) - _DOUBLE_COUNTED) if re.fullmatch(r"\d+", answer) else None
 
 
 def _agentic(view: _View) -> list[tuple[str, dict[str, Any]]]:
@@ -247,8 +252,8 @@ def _agentic(view: _View) -> list[tuple[str, dict[str, Any]]]:
     if view.turns == 0:
         return [("read_steps", {"start": 0, "end": 2}), ("evaluate", {"answer": answer})]
     if view.turns == 1:
-        expected = _expected(view.texts)
-        fix = answer + "?" if "[unfixable]" in overview or expected is None else expected
+        correction = _correction(overview, answer)
+        fix = answer + "?" if "[unfixable]" in overview or correction is None else correction
         return [("evaluate", {"answer": fix})]
     analysis = {
         "causes": [

@@ -625,6 +625,12 @@ class EvolutionConfig(BaseModel):
         default="parallel", description="'sequential' is the baseline: update the skill after every batch."
     )
     batch_size: int = Field(default=1, ge=1, le=1024, description="Trajectories per update (sequential only).")
+    trajectory_ids: list[str] | None = Field(
+        default=None,
+        max_length=100_000,
+        description="Learn from exactly these runs (outcome and limit still apply; skill, tags and dates do not).",
+    )
+    publish: bool = Field(default=True, description="Publish the new version; False keeps it in the history only.")
 
 
 class EvolutionReport(BaseModel):
@@ -632,7 +638,7 @@ class EvolutionReport(BaseModel):
 
     run_id: str
     skill: str
-    status: Literal["succeeded", "failed", "no_change", "dry_run"]
+    status: Literal["succeeded", "failed", "no_change", "dry_run", "rejected"]
     base_version: int | None = None
     new_version: int | None = None
     trajectories: int = 0
@@ -657,3 +663,5 @@ class EvolutionReport(BaseModel):
         default_factory=dict, description="Per stage: seconds, calls, tokens, cost, sequential call rounds."
     )
     notes: list[str] = Field(default_factory=list)
+    published: bool | None = Field(default=None, description="Whether the new version was published.")
+    gate: dict[str, Any] | None = Field(default=None, description="The held-out gate's scores and verdict.")

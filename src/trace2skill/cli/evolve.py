@@ -98,11 +98,21 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 @click.option("--evaluator", help="Evaluator for runs with a reference and none named (e.g. exact).")
 @click.option("--max-turns", "max_analyst_turns", type=int, help="Turn limit of an agentic error analysis.")
 @click.option(
-    "--gate/--no-gate",
+    "--confirm-fixes/--no-confirm-fixes",
     "require_confirmed_fix",
     default=None,
     help="Drop lessons of failures whose fix the evaluator did not confirm (default on).",
 )
+@click.option(
+    "--gate",
+    "gate",
+    metavar="SUITE:SPLIT",
+    help="Publish the new version only if it is not worse on this held-out split (e.g. wikitq:test).",
+)
+@click.option("--gate-margin", type=float, default=0.0, show_default=True, help="Allowed drop in pass rate (0-1).")
+@click.option("--gate-limit", type=int, help="Measure on at most N tasks of the gate split (a fixed sample).")
+@click.option("--gate-workers", type=int, default=4, show_default=True, help="Gate rollouts run at once.")
+@click.option("--data", "data_dir", help="Folder holding the built-in suites' data (default $TRACE2SKILL_DATA).")
 @click.option("--task-description", help="What the skill is for (create mode).")
 @click.option("--strategy", type=click.Choice(["parallel", "sequential"]), help="sequential: the baseline.")
 @click.option("--batch-size", type=int, help="Trajectories per update of the sequential baseline.")
@@ -120,13 +130,27 @@ def evolve(
     resume_run: str | None,
     fresh: bool,
     as_json: bool,
+    gate: str | None,
+    gate_margin: float,
+    gate_limit: int | None,
+    gate_workers: int,
+    data_dir: str | None,
     **options: Any,
 ) -> None:
-    """Improve skill NAME from its recorded trajectories (Trace2Skill)."""
+    """Improve skill NAME from its recorded trajectories (Trace2Skill).
+
+    With --gate SUITE:SPLIT the new version is measured against the published one on that split and
+    published only if it is not worse by more than --gate-margin; otherwise it stays in the history.
+    """
     from trace2skill.evolve import estimate, evolve_async
     from trace2skill.evolve.report import render_markdown
 
     config = _config(name, options)
+    gate_spec = None
+    if gate is not None:
+        from trace2skill.bench.gate import parse_gate
+
+        gate_spec = parse_gate(gate, margin=gate_margin, limit=gate_limit, data=data_dir)
     ws = state.workspace
     if dry_run:
         est = estimate(config, workspace=ws)
@@ -142,15 +166,32 @@ def evolve(
     err = Console(stderr=True)
     overrides = config if resume_run is None else _resume_overrides(config, options)
     with StageBars(err) as bars:
-        report: EvolutionReport = run(  # uvloop when installed
-            evolve_async(overrides, workspace=ws, resume=resume_run, fresh=fresh, progress=bars)
-        )
+        if gate_spec is not None:
+            from trace2skill.bench.gate import evolve_gated
+            from trace2skill.evolve import resolve_model
+
+            report: EvolutionReport = run(
+                evolve_gated(
+                    resolve_model(config),
+                    gate_spec,
+                    workspace=ws,
+                    workers=gate_workers,
+                    progress=bars,
+                    resume=resume_run,
+                )
+            )
+        else:
+            report = run(  # uvloop when installed
+                evolve_async(overrides, workspace=ws, resume=resume_run, fresh=fresh, progress=bars)
+            )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:
         click.echo(render_markdown(report))
     if report.status == "failed":
         raise Trace2SkillError(report.error or "the run failed")
+    if report.status == "rejected":
+        raise SystemExit(3)  # the report above says why; scripts can tell a rejection from a failure
 
 
 def _resume_overrides(config: EvolutionConfig, options: dict[str, Any]) -> EvolutionConfig | None:
@@ -242,6 +283,14 @@ def show_run(state: Any, run_id: str, as_json: bool) -> None:
         click.echo(f"  error: {run['error']}")
     config = (run.get("config") or {}).get("evolution") or {}
     click.echo("  settings: " + ", ".join(f"{k}={v}" for k, v in config.items() if v not in (None, [], "")))
+    if (run.get("config") or {}).get("kind") == "bench":
+        from trace2skill.bench.harness import BenchReport
+        from trace2skill.bench.report import render_bench_markdown
+
+        if run.get("report"):
+            click.echo("")
+            click.echo(render_bench_markdown(BenchReport.model_validate(run["report"])))
+        return
     if run.get("report"):
         click.echo("")
         click.echo(render_markdown(EvolutionReport.model_validate(run["report"])))

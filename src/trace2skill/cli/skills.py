@@ -195,8 +195,20 @@ def history(state: Any, name: str, as_json: bool) -> None:
     store = _store(state)
     versions = store.history(name)
     published = store.published_version(name)
+    scores: dict[int, list[Any]] = {}
+    for score in store.scores(name):
+        scores.setdefault(score.version, []).append(score)
     if as_json:
-        _echo_json([{**_version_json(v), "published": v.version == published} for v in versions])
+        _echo_json(
+            [
+                {
+                    **_version_json(v),
+                    "published": v.version == published,
+                    "scores": [s.model_dump(mode="json") for s in scores.get(v.version, [])],
+                }
+                for v in versions
+            ]
+        )
         return
     click.echo(f"{'version':<9} {'created':<19}  {'author':<16} {'parent':>6}  {'digest':<12}  changelog")
     for v in versions:
@@ -205,6 +217,9 @@ def history(state: Any, name: str, as_json: bool) -> None:
         number = f"{v.version}{' *' if v.version == published else ''}"
         parent = str(v.parent or "-")
         click.echo(f"{number:<9} {_when(v):<19}  {v.author:<16} {parent:>6}  {v.digest[:12]}  {first}{more}")
+        for s in scores.get(v.version, []):
+            verdict = f" ({s.verdict})" if s.verdict else ""
+            click.echo(f"{'':<9} {s.suite}:{s.split} with {s.model}: {s.passed}/{s.total} = {s.rate:.1%}{verdict}")
     if published is not None:
         click.echo(f"* published: version {published}")
 

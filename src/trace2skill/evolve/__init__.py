@@ -15,9 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from trace2skill.errors import InvalidInput, NotFound
-from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM
-from trace2skill.evolve.estimate import Estimate, estimate_run
-from trace2skill.evolve.evaluator import (
+from trace2skill.evaluators import (
     Candidate,
     Evaluation,
     Evaluator,
@@ -26,6 +24,8 @@ from trace2skill.evolve.evaluator import (
     register_evaluator,
     resolver_for,
 )
+from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM
+from trace2skill.evolve.estimate import Estimate, estimate_run
 from trace2skill.evolve.pipeline import prepare_run, run_pipeline
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
 from trace2skill.evolve.report import render_markdown
@@ -46,11 +46,12 @@ __all__ = [
     "get_evaluator",
     "register_evaluator",
     "render_markdown",
+    "resolve_model",
     "resume",
 ]
 
 
-def _model(config: EvolutionConfig) -> EvolutionConfig:
+def resolve_model(config: EvolutionConfig) -> EvolutionConfig:
     """The run's model: its own, else $TRACE2SKILL_MODEL, else the default of a provider whose key is set."""
     chosen = configured_model(config.model)
     if chosen is None:
@@ -82,9 +83,9 @@ def _llm_settings(traces: Any, config: EvolutionConfig | None, resume: str | Non
     if resume is None:
         if config is None:
             raise InvalidInput("an evolution needs a configuration (or a run to resume)")
-        return _model(config).model or "", config.workers
+        return resolve_model(config).model or "", config.workers
     stored = EvolutionConfig.model_validate((traces.get_run(resume).get("config") or {}).get("evolution") or {})
-    return _model(stored).model or "", (config or stored).workers
+    return resolve_model(stored).model or "", (config or stored).workers
 
 
 async def evolve_async(

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trace2skill.errors import BudgetExceeded, Conflict, InvalidInput, NotFound, ProviderError, Trace2SkillError
+from trace2skill.evaluators.base import EvaluatorResolver, resolver_for
 from trace2skill.evolve.analysts import analyse, analysis_kind
 from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM, RunContext
 from trace2skill.evolve.draft import draft_skill
-from trace2skill.evolve.evaluator import EvaluatorResolver, resolver_for
 from trace2skill.evolve.finalize import Finalized, finalize, provenance
 from trace2skill.evolve.merge import MergeResult, merge_tree, tree_shape
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, StageCounter, ignore_progress
@@ -59,9 +59,12 @@ class PreparedRun:
 
 
 def _head_version(skills: SkillStore, name: str) -> int | None:
+    """The version a run builds on: the published one (a version the gate rejected is never built on),
+    else the newest."""
     try:
         skills.sync_published(name)
-        return skills.head(name).version
+        published = skills.published_version(name)
+        return published if published is not None else skills.head(name).version
     except NotFound:
         return None
 
@@ -373,8 +376,9 @@ async def _commit(
             changelog=changelog,
             provenance=entries,
             run_id=ctx.run_id,
-            publish=True,
+            publish=ctx.config.publish,
         )
+        report.published = ctx.config.publish
         report.new_version = version.version
         report.provenance = entries
         report.changelog = changelog

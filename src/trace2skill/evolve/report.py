@@ -44,6 +44,18 @@ def render_markdown(report: EvolutionReport) -> str:
         f"{r.merge_levels} merge levels → {r.edits_applied} edits applied, {len(r.edits_dropped)} dropped.",
         "",
     ]
+    if r.gate:
+        g = r.gate
+        verdict = "passed: published" if g.get("passed") else "rejected: kept in the history, not published"
+        lines += [
+            "## Held-out gate",
+            "",
+            f"- {g.get('suite')}:{g.get('split')} with {g.get('model')}: {verdict}",
+            f"- {g.get('reason')}",
+        ]
+        if g.get("unknown"):
+            lines.append(f"- {len(g['unknown'])} runs without a verdict, e.g. {g['unknown'][0]}")
+        lines.append("")
     if r.provenance:
         lines += ["## What changed and why", ""]
         for entry in r.provenance:

@@ -8,6 +8,7 @@ sample is drawn with the run's seed, balanced between failures and successes whe
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -68,9 +69,36 @@ def count_matching(store: TraceStore, config: EvolutionConfig) -> int:
     return store.count(**_filters(config, outcome_statuses(config)))  # type: ignore[arg-type]
 
 
+def _chosen_ids(store: TraceStore, config: EvolutionConfig, statuses: tuple[str, ...]) -> list[Trajectory]:
+    """The runs named by `trajectory_ids` with a usable outcome, capped by `limit` in a seeded, balanced draw."""
+    found = [t for t in store.get_many(dict.fromkeys(config.trajectory_ids or [])) if t.outcome.status in statuses]
+    if config.limit is None or len(found) <= config.limit:
+        return found
+    rng = random.Random(config.seed)
+    failures = [t for t in found if t.outcome.status in FAILURE_STATUSES]
+    successes = [t for t in found if t.outcome.status not in FAILURE_STATUSES]
+    rng.shuffle(failures)
+    rng.shuffle(successes)
+    if not config.balance:
+        pool = failures + successes
+        rng.shuffle(pool)
+        return pool[: config.limit]
+    half = min(len(successes), config.limit // 2)
+    take = failures[: config.limit - half]
+    return take + successes[: config.limit - len(take)]
+
+
 def select_trajectories(store: TraceStore, config: EvolutionConfig) -> Selection:
     """The run's trajectories in a deterministic order (the same filters and seed give the same list)."""
     statuses = outcome_statuses(config)
+    if config.trajectory_ids is not None:
+        chosen = _chosen_ids(store, config, statuses)
+        if not chosen:
+            raise InvalidInput(
+                f"no trajectories to learn from: none of the {len(config.trajectory_ids)} runs named "
+                f"has outcome {' or '.join(statuses)}"
+            )
+        return Selection(chosen, dict(Counter(t.outcome.status for t in chosen)))
     filters = _filters(config, statuses)
     if config.limit is not None:
         balance = config.balance and any(s in FAILURE_STATUSES for s in statuses) and "success" in statuses

@@ -41,7 +41,7 @@ class LocalProvider(Provider):
     default_concurrency = 1
     free = True
 
-    def __init__(self, path: Path, *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 0) -> None:
+    def __init__(self, path: Path, *, n_ctx: int = 16384, n_threads: int | None = None, seed: int = 0) -> None:
         self.path = Path(path)
         self.model = self.path.stem
         self.n_ctx = n_ctx

@@ -8,13 +8,21 @@ from trace2skill.skills_store.diff import diff_skills
 from trace2skill.skills_store.frontmatter import Frontmatter, parse_frontmatter, read_frontmatter, split_frontmatter
 from trace2skill.skills_store.paths import check_skill_files, check_skill_name, safe_relpath
 from trace2skill.skills_store.reader import read_skill_dir
-from trace2skill.skills_store.store import ProvenanceEntry, SkillFileInfo, SkillStore, SkillSummary, SkillVersion
+from trace2skill.skills_store.store import (
+    ProvenanceEntry,
+    SkillFileInfo,
+    SkillScore,
+    SkillStore,
+    SkillSummary,
+    SkillVersion,
+)
 from trace2skill.skills_store.validation import ValidationReport, format_report, validate_skill
 
 __all__ = [
     "Frontmatter",
     "ProvenanceEntry",
     "SkillFileInfo",
+    "SkillScore",
     "SkillStore",
     "SkillSummary",
     "SkillVersion",

@@ -70,3 +70,26 @@ def m001_skill_versions(db: sqlite_utils.Database) -> None:
                 f"""CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table}
                 BEGIN SELECT RAISE(ABORT, 'skill versions are immutable'); END"""
             )
+
+
+@MIGRATIONS()
+def m002_skill_scores(db: sqlite_utils.Database) -> None:
+    """Measured pass rates of versions (the gate's and the bench's), so history shows why one was not published."""
+    db.execute(
+        """CREATE TABLE skill_scores (
+            id INTEGER PRIMARY KEY,
+            skill TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            suite TEXT NOT NULL,
+            split TEXT NOT NULL,
+            model TEXT NOT NULL,
+            passed INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            run_id TEXT,
+            verdict TEXT,
+            detail TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            FOREIGN KEY (skill, version) REFERENCES skill_versions (skill, version)
+        )"""
+    )
+    db.execute("CREATE INDEX skill_scores_version ON skill_scores (skill, version, created_at)")

@@ -38,7 +38,7 @@ from trace2skill.skills_store.reader import read_skill_dir
 from trace2skill.skills_store.schema import MIGRATIONS
 from trace2skill.store import apply_migrations, connection_lock, write_transaction
 
-__all__ = ["ProvenanceEntry", "SkillFileInfo", "SkillStore", "SkillSummary", "SkillVersion"]
+__all__ = ["ProvenanceEntry", "SkillFileInfo", "SkillScore", "SkillStore", "SkillSummary", "SkillVersion"]
 
 MAX_AUTHOR_CHARS = 200
 MAX_CHANGELOG_ENTRIES = 500
@@ -74,6 +74,26 @@ class SkillVersion(BaseModel):
     file_count: int
     total_bytes: int
     created_at: datetime
+
+
+class SkillScore(BaseModel):
+    """A version's measured pass rate on one split of a suite with one model (from the gate or the bench)."""
+
+    name: str
+    version: int
+    suite: str
+    split: str
+    model: str
+    passed: int
+    total: int
+    run_id: str | None = None
+    verdict: str | None = Field(default=None, description="'published', 'rejected', 'baseline' or None")
+    detail: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
 
 
 class SkillSummary(BaseModel):
@@ -406,7 +426,28 @@ class SkillStore:
         row = self._published_row(check_skill_name(name))
         return row["version"] if row else None
 
+    def scores(self, name: str, version: int | None = None) -> list[SkillScore]:
+        """Measured pass rates of a skill's versions (all, or one version's), oldest first."""
+        sql = "SELECT * FROM skill_scores WHERE skill = ?" + (" AND version = ?" if version is not None else "")
+        rows = self._rows(sql + " ORDER BY id", [check_skill_name(name), *([version] if version is not None else [])])
+        return [
+            SkillScore(**{**row, "detail": json.loads(row["detail"] or "{}"), "name": row["skill"]}) for row in rows
+        ]
+
     # --- writing ----------------------------------------------------------------------------------
+
+    def record_score(self, score: SkillScore) -> None:
+        """Keep a measured pass rate with the version it measures (the version must exist)."""
+        self.get_version(score.name, score.version)
+        row = score.model_dump(mode="json", exclude={"name", "created_at"})
+        row.update(
+            skill=score.name, detail=json.dumps(score.detail, ensure_ascii=False), created_at=utcnow().isoformat()
+        )
+        with write_transaction(self.db):
+            self.db.execute(
+                f"INSERT INTO skill_scores ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                list(row.values()),
+            )
 
     def import_dir(
         self,

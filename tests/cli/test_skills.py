@@ -190,3 +190,19 @@ def test_import_refuses_a_folder_with_a_symlink_pointing_outside(home: Path, ski
     assert result.exit_code == 1
     assert "key.txt is a symbolic link" in result.stderr and "outside the skill folder" in result.stderr
     assert as_json(home, "skills", "list") == []
+
+
+def test_import_refuses_a_dotenv_with_one_line_naming_it_and_allow_secrets_lets_it_through(
+    home: Path, skill_dir: Path
+) -> None:
+    (skill_dir / ".env").write_text("DB_PASSWORD=Zq8vN2mK4pL7\n")
+    refused = run(home, "skills", "import", str(skill_dir))
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert f"{skill_dir}: .env (an environment file)" in refused.stderr and "--allow-secrets" in refused.stderr
+    assert as_json(home, "skills", "list") == []
+
+    ok(home, "skills", "import", str(skill_dir), "--allow-secrets", "--no-publish")
+    refused = run(home, "skills", "publish", "pdf")
+    assert refused.exit_code == 1 and "version 1 of 'pdf': .env (an environment file)" in refused.stderr
+    ok(home, "skills", "publish", "pdf", "--allow-secrets")
+    assert (home / "skills" / "pdf" / ".env").is_file()

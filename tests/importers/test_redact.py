@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from trace2skill.errors import InvalidInput
 from trace2skill.importers.redact import RedactionConfig, Redactor, redact_text, redact_trajectory
 from trace2skill.models import Trajectory
+
+CORPUS = Path(__file__).parent / "corpus"
 
 # Fake credentials in the shapes providers issue (built here so no file holds a key-like literal).
 SECRETS: list[tuple[str, str, str]] = [
@@ -204,3 +207,82 @@ def test_redact_trajectory_walks_every_text_field_and_counts_by_kind() -> None:
     assert key in t.model_dump_json()  # the original object is untouched: a pure function
     again, more = redact_trajectory(redacted)
     assert more == 0 and again is redacted
+
+
+def test_a_hundred_fake_secrets_of_forty_kinds_are_each_removed_and_named_by_their_kind() -> None:
+    samples = [json.loads(line) for line in (CORPUS / "secrets.jsonl").read_text().splitlines()]
+    assert len(samples) >= 100 and len({s["kind"] for s in samples}) >= 40
+    for sample in samples:
+        out, counts = redact_text(sample["text"])
+        assert sample["secret"] not in out, (sample["kind"], out)
+        assert counts[sample["kind"]] >= 1, (sample["kind"], dict(counts), out)
+
+
+def test_under_one_percent_of_clean_lines_change() -> None:
+    lines = (CORPUS / "clean.txt").read_text().splitlines()
+    assert len(lines) >= 300
+    changed = [line for line in lines if redact_text(line)[0] != line]
+    assert len(changed) < len(lines) / 100, changed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("llm:\n  api_key: 8f3a9c2e71b64d5fQ2w9\n", "llm:\n  api_key: [REDACTED:secret_assignment]\n"),
+        ("password=hunter2Xy9 ./run.sh", "password=[REDACTED:secret_assignment] ./run.sh"),
+        ("psql --password=S3cretPassw0rd -h db", "psql --password=[REDACTED:secret_assignment] -h db"),
+        ("export db_password=Zq8vN2mK4pL7", "export db_password=[REDACTED:secret_assignment]"),
+        ("X-Api-Key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0", "X-Api-Key: [REDACTED:api_key_header]"),
+        (
+            "curl -H 'Authorization: token 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567' x",
+            "curl -H 'Authorization: token [REDACTED:auth_header]' x",
+        ),
+        ("mysql -u root -pS3cret shop", "mysql -u root -p[REDACTED:cli_password] shop"),
+        ("vault login --token s9Kx2LmQ7pWv4RtY8nZb3JcH", "vault login --token [REDACTED:secret_flag]"),
+    ],
+)
+def test_the_shapes_issue_10_names_are_redacted_keeping_the_name_header_or_flag(
+    text: str, expected: str | None
+) -> None:
+    out, _ = redact_text(text)
+    assert out == (expected or "curl -H 'Authorization: token [REDACTED:auth_header]' x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "login(user, password=password)",
+        "api_key: str = Field(default=None)",
+        "export OPENAI_API_KEY=$(cat ~/.config/openai/key)",
+        "mysql -u root -p -e 'SHOW DATABASES;'",
+        "X-Api-Key: ${API_KEY}",
+        "password: <your-password>",
+        "secret_key = settings.SECRET_KEY",
+        "token_count: 4096",
+        "password=aaaaaa11",
+    ],
+)
+def test_the_same_places_holding_code_variables_placeholders_or_no_randomness_are_left_alone(text: str) -> None:
+    assert redact_text(text) == (text, {})
+
+
+def test_a_base64_text_artifact_is_decoded_redacted_and_encoded_again_and_binary_ones_kept() -> None:
+    key = "sk-proj-" + "a1B2c3D4" * 5
+    env = f"OPENAI_API_KEY={key}\ndb_password=Zq8vN2mK4pL7\nDEBUG=1\n"
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4).decode()
+    t = Trajectory.model_validate(
+        {
+            "task": "deploy",
+            "messages": [{"role": "user", "content": "deploy"}],
+            "artifacts": [
+                {"name": ".env", "content": base64.b64encode(env.encode()).decode(), "encoding": "base64"},
+                {"name": "chart.png", "content": png, "encoding": "base64", "media_type": "image/png"},
+            ],
+        }
+    )
+    redacted, total = redact_trajectory(t)
+    env_out = base64.b64decode(redacted.artifacts[0].content).decode()
+    assert env_out == "OPENAI_API_KEY=[REDACTED:openai_key]\ndb_password=[REDACTED:secret_assignment]\nDEBUG=1\n"
+    assert redacted.artifacts[0].encoding == "base64"
+    assert redacted.artifacts[1].content == png
+    assert total == 2 and redacted.metadata["redactions"] == {"openai_key": 1, "secret_assignment": 1}

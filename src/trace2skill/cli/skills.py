@@ -23,6 +23,11 @@ from trace2skill.skills_store import SkillStore, SkillVersion, ValidationReport,
 __all__ = ["skills"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+allow_secrets_option = click.option(
+    "--allow-secrets",
+    is_flag=True,
+    help="Keep .env files, private keys and files holding credentials (refused by default).",
+)
 
 
 def _console() -> Console:
@@ -62,14 +67,23 @@ def skills() -> None:
 @click.option("--name", help="Skill name (default: SKILL.md's name, else the folder's name).")
 @click.option("-m", "--message", multiple=True, help="Changelog line for the new version (repeatable).")
 @click.option("--no-publish", is_flag=True, help="Record the version without publishing it.")
+@allow_secrets_option
 @json_option
 @pass_state
 def import_(
-    state: Any, folder: Path, name: str | None, message: tuple[str, ...], no_publish: bool, as_json: bool
+    state: Any,
+    folder: Path,
+    name: str | None,
+    message: tuple[str, ...],
+    no_publish: bool,
+    allow_secrets: bool,
+    as_json: bool,
 ) -> None:
     """Import a skill folder; records a new version only when its content changed."""
     store = _store(state)
-    version, created = store.import_dir(folder, name=name, changelog=list(message) or None, publish=not no_publish)
+    version, created = store.import_dir(
+        folder, name=name, changelog=list(message) or None, publish=not no_publish, allow_secrets=allow_secrets
+    )
     report = validate_skill(store.load(version.name, version.version))
     published = store.published_version(version.name)
     if as_json:
@@ -244,13 +258,14 @@ def diff(state: Any, name: str, v1: int, v2: int, as_json: bool) -> None:
 @skills.command("rollback")
 @click.argument("name")
 @click.argument("version", type=int)
+@allow_secrets_option
 @json_option
 @pass_state
-def rollback(state: Any, name: str, version: int, as_json: bool) -> None:
+def rollback(state: Any, name: str, version: int, allow_secrets: bool, as_json: bool) -> None:
     """Publish the content of VERSION again, as a new version."""
     store = _store(state)
     before = store.head(name).version
-    new = store.rollback(name, version)
+    new = store.rollback(name, version, allow_secrets=allow_secrets)
     if as_json:
         _echo_json({"created": new.version != before, "version": _version_json(new)})
     elif new.version == before:
@@ -263,12 +278,13 @@ def rollback(state: Any, name: str, version: int, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--version", "version", type=int, help="Version number (default: latest).")
 @click.option("--force", is_flag=True, help="Replace the published folder even if it holds changes this version lacks.")
+@allow_secrets_option
 @json_option
 @pass_state
-def publish(state: Any, name: str, version: int | None, force: bool, as_json: bool) -> None:
+def publish(state: Any, name: str, version: int | None, force: bool, allow_secrets: bool, as_json: bool) -> None:
     """Publish a version to the skills folder (a hand edit found there is recorded first)."""
     store = _store(state)
-    path = store.publish(name, version, force=force)
+    path = store.publish(name, version, force=force, allow_secrets=allow_secrets)
     published = store.published_version(name)
     if as_json:
         _echo_json({"name": name, "published_version": published, "path": str(path)})
@@ -296,13 +312,16 @@ def sync(state: Any, name: str, as_json: bool) -> None:
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--version", "version", type=int, help="Version number (default: latest).")
 @click.option("--force", is_flag=True, help="Replace DEST/NAME even if it is not a version of this skill.")
+@allow_secrets_option
 @json_option
 @pass_state
-def export(state: Any, name: str, dest: Path, version: int | None, force: bool, as_json: bool) -> None:
+def export(
+    state: Any, name: str, dest: Path, version: int | None, force: bool, allow_secrets: bool, as_json: bool
+) -> None:
     """Write a version to DEST/NAME, e.g. ~/.claude/skills or .agents/skills."""
     store = _store(state)
     v = store.get_version(name, version)
-    path = store.export(name, dest, v.version, force=force)
+    path = store.export(name, dest, v.version, force=force, allow_secrets=allow_secrets)
     if as_json:
         _echo_json({"name": name, "version": v.version, "digest": v.digest, "path": str(path)})
     else:

@@ -1,14 +1,15 @@
 """Secret and PII redaction at ingest, before anything is stored or shown to a model.
 
-Each rule has a kind (`openai_key`, `aws_access_key`, `email`, ...) and replaces only the secret
-itself with `[REDACTED:<kind>]`, keeping what makes the text readable around it (`Bearer `,
-`password=`, the scheme and user of a URL). Rules are anchored on the shapes providers actually
-issue (prefixes, lengths, alphabets), so ordinary code, git hashes, sha256 digests, UUIDs, file
-paths, base64 image data and package versions are left alone.
+The rules and the scanner live in `trace2skill.secrets` (shared with the skill store): trace2skill's
+provider and assignment rules, its context rules for names, headers and command-line flags, and
+gitleaks' rule set. Each finding is replaced by `[REDACTED:<kind>]`, keeping what makes the text
+readable around it (`Bearer `, `password=`, the scheme and user of a URL). This module walks a run:
 
 `redact_trajectory` is a pure function (no store, no I/O): the importers call it and so does
-`Workspace.record`. The counts go to `metadata["redactions"]` as a dict `kind -> count`, added to
-any counts already there, so redacting twice is harmless (the second pass finds nothing).
+`Workspace.record`. It reaches every text field, and artifacts sent as base64 whose bytes are UTF-8
+text (an attached `.env`) are decoded, redacted and encoded again. The counts go to
+`metadata["redactions"]` as a dict `kind -> count`, added to any counts already there, so redacting
+twice is harmless (the second pass finds nothing).
 
 Users extend it with a `redaction.yaml` in the home folder (see `RedactionConfig.load`):
 extra patterns by kind, an allow-list of regexes for values that must survive, and kinds to turn off.
@@ -16,9 +17,9 @@ extra patterns by kind, an allow-list of regexes for values that must survive, a
 
 from __future__ import annotations
 
-import re
+import base64
+import binascii
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 
 from trace2skill.errors import InvalidInput
 from trace2skill.models import Trajectory
+from trace2skill.secrets import DEFAULT_ALLOW, RULES, Rule, SecretScanner
 
 __all__ = [
     "DEFAULT_ALLOW",
@@ -39,141 +41,6 @@ __all__ = [
     "redact_trajectory",
     "redact_value",
 ]
-
-REDACTED = "[REDACTED:{kind}]"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One secret shape. `pattern` may have a group named `secret`: only that part is replaced.
-
-    `triggers` are cheap substrings (checked before the regex runs); a rule with no triggers always runs.
-    """
-
-    kind: str
-    pattern: re.Pattern[str]
-    triggers: tuple[str, ...] = ()
-    lower_triggers: bool = False
-    left: re.Pattern[str] | None = None
-    """When set, a match counts only if the 64 characters before it match `left` at their end. A rule
-    can then start at its rare part (`= "`, an upper-case keyword) and check the key name second,
-    many times faster than a pattern that starts with a word alternation."""
-
-
-def _rule(
-    kind: str, pattern: str, *triggers: str, flags: int = 0, lower: bool = False, left: str | None = None
-) -> Rule:
-    return Rule(kind, re.compile(pattern, flags), tuple(triggers), lower, re.compile(left) if left else None)
-
-
-_SECRET_WORDS = (
-    r"pass(?:word|wd|phrase)?|pwd|secret|client[_-]?secret|api[_-]?key|apikey|private[_-]?key|"
-    r"(?:access|auth|refresh|id|bearer|api|secret|session)[_-]?token|token[_-]?secret|credentials?"
-)
-
-# Order matters: specific provider shapes first, generic assignments last.
-RULES: tuple[Rule, ...] = (
-    _rule(
-        "private_key",
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY"
-        r"(?: BLOCK)?-----|\Z)",
-        "PRIVATE KEY",
-    ),
-    _rule("anthropic_key", r"\bsk-ant-(?:[a-z]+\d*-)?(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{20,}", "sk-ant-"),
-    _rule("openrouter_key", r"\bsk-or-v1-[A-Za-z0-9]{32,}", "sk-or-"),
-    _rule("langfuse_key", r"\b(?:sk|pk)-lf-[A-Za-z0-9\-]{8,}", "-lf-"),
-    _rule("openai_key", r"\bsk-(?:proj-|svcacct-|admin-|None-)?(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{20,}", "sk-"),
-    _rule("langsmith_key", r"\blsv2_(?:pt|sk)_[A-Za-z0-9]{20,}(?:_[A-Za-z0-9]{6,})?", "lsv2_"),
-    _rule(
-        "aws_access_key",
-        r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\b",
-        *("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA"),
-    ),
-    _rule(
-        "aws_secret_key",
-        r"(?i)\baws_?(?:secret_?access_?key|secret_?key|secret)\b[\"']?\s*[:=]\s*[\"']?(?P<secret>[A-Za-z0-9/+=]{40})"
-        r"(?![A-Za-z0-9/+=])",
-        "aws",
-        lower=True,
-    ),
-    _rule("github_token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b", "gh"),
-    _rule("github_token", r"\bgithub_pat_[A-Za-z0-9_]{22,}", "github_pat_"),
-    _rule("gitlab_token", r"\bglpat-[A-Za-z0-9_\-]{20,}", "glpat-"),
-    _rule("slack_token", r"\bxox[abposre]-[A-Za-z0-9\-]{10,}", "xox"),
-    _rule("slack_token", r"\bxapp-\d-[A-Za-z0-9\-]{10,}", "xapp-"),
-    _rule(
-        "slack_webhook",
-        r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+",
-        "hooks.slack",
-    ),
-    _rule("google_api_key", r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])", "AIza"),
-    _rule("stripe_key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}", "_live_", "_test_"),
-    _rule("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}\b", "hf_"),
-    _rule("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b", "npm_"),
-    _rule("pypi_token", r"\bpypi-AgE[A-Za-z0-9_\-]{50,}", "pypi-"),
-    _rule("twilio_key", r"\b(?:AC|SK)[0-9a-f]{32}\b", "AC", "SK"),
-    _rule("sendgrid_key", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b", "SG."),
-    _rule("groq_key", r"\bgsk_[A-Za-z0-9]{40,}\b", "gsk_"),
-    _rule("replicate_token", r"\br8_[A-Za-z0-9]{37}\b", "r8_"),
-    _rule("digitalocean_token", r"\bdo[poa]_v1_[a-f0-9]{64}\b", "_v1_"),
-    _rule("shopify_token", r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b", "shp"),
-    _rule("databricks_token", r"\bdapi[a-f0-9]{32}(?:-\d)?\b", "dapi"),
-    _rule("jwt", r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}", "eyJ"),
-    _rule(
-        "bearer_token",
-        r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{16,}=*)",
-        "bearer",
-        lower=True,
-    ),
-    _rule(
-        "basic_auth",
-        r"(?i)\bauthorization[\"']?\s*[:=]\s*[\"']?basic\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})",
-        "basic",
-        lower=True,
-    ),
-    _rule(
-        "url_password",
-        r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]*:(?P<secret>[^\s@/\"'<>]+)@(?=[^\s@])",
-        "://",
-    ),
-    _rule(  # key: "value", key = 'value', "key": "value" for secret-looking key names
-        "secret_assignment",
-        r"[:=][ \t]*(?P<q>[\"'])(?P<secret>(?![$<{%\[])[^\"'\s]{4,}?)(?P=q)",
-        "pass",
-        "pwd",
-        "secret",
-        "key",
-        "token",
-        "credential",
-        lower=True,
-        left=r"(?i)(?:\b|_)(?:" + _SECRET_WORDS + r")[\"']?[ \t]*\Z",
-    ),
-    _rule(  # NAME_PASSWORD=value in .env files and shell commands
-        "secret_assignment",
-        r"(?:PASSWORD|PASSWD|SECRET|API_?KEY|TOKEN|PRIVATE_KEY|CREDENTIALS?)[A-Z0-9_]*[ \t]*=[ \t]*"
-        r"(?P<secret>(?![$<{%\[\"'(`])(?=[^\s\"'#]*[A-Za-z])(?!(?i:true|false|null|none)\b)[^\s\"'#]{6,})(?=\s|$)",
-        "PASS",
-        "SECRET",
-        "KEY",
-        "TOKEN",
-        "CREDENTIAL",
-        left=r"(?:^|[\s;&|])(?:export[ \t]+)?[A-Z0-9_]*\Z",
-    ),
-    _rule(
-        "secret_assignment",
-        r"(?i)[?&](?:password|passwd|pwd|secret|api_?key|apikey|access_token|token|auth|sig|signature)="
-        r"(?P<secret>[^&\s#\"'<>]{4,})",
-        "=",
-    ),
-    _rule("email", r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}\b", "@"),
-)
-
-DEFAULT_ALLOW: tuple[str, ...] = (
-    # addresses that are not anyone's: documentation domains, commit trailers, git remotes
-    r"(?i)[^@\s]+@(?:[a-z0-9-]+\.)*(?:example\.(?:com|org|net)|test|invalid|localhost)",
-    r"(?i)(?:git|noreply|no-reply)@[^\s]+",
-    r"(?i)[^@\s]+@users\.noreply\.github\.com",
-)
 
 
 @dataclass
@@ -207,70 +74,16 @@ class RedactionConfig:
         )
 
 
-class Redactor:
-    """Compiled rules for one configuration; `text()` redacts a string and counts by kind."""
+class Redactor(SecretScanner):
+    """The scanner for one `RedactionConfig`; `text()` redacts a string and counts by kind."""
 
     def __init__(self, config: RedactionConfig | None = None) -> None:
         config = config or RedactionConfig()
+        super().__init__(config.patterns, config.allow, config.disable, default_allow=config.default_allow)
         self.source = _fingerprint(config)
-        disabled = set(config.disable)
-        rules = [r for r in RULES if r.kind not in disabled]
-        for kind, pattern in config.patterns.items():
-            if not re.fullmatch(r"[a-z0-9_]{1,40}", kind):
-                raise InvalidInput(f"redaction pattern kind {kind!r} must be 1-40 chars of a-z, 0-9 and '_'")
-            try:
-                rules.insert(0, Rule(kind, re.compile(pattern)))
-            except re.error as e:
-                raise InvalidInput(f"redaction pattern {kind!r} is not a valid regex: {e}") from None
-        self.rules = tuple(rules)
-        allow = list(DEFAULT_ALLOW if config.default_allow else ()) + list(config.allow)
-        try:
-            self.allow = tuple(re.compile(a) for a in allow)
-        except re.error as e:
-            raise InvalidInput(f"redaction allow-list entry is not a valid regex: {e}") from None
 
     def text(self, value: str, counts: Counter[str]) -> str:
-        if len(value) < 8:
-            return value
-        lowered: str | None = None
-        for rule in self.rules:
-            if rule.triggers:
-                if rule.lower_triggers:
-                    if lowered is None:
-                        lowered = value.lower()
-                    if not any(t in lowered for t in rule.triggers):
-                        continue
-                elif not any(t in value for t in rule.triggers):
-                    continue
-            new = rule.pattern.sub(self._replacer(rule, counts), value)
-            if new is not value and new != value:
-                value = new
-                lowered = None
-        return value
-
-    def _replacer(self, rule: Rule, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
-        kind = rule.kind
-
-        def replace(match: re.Match[str]) -> str:
-            whole = match.group(0)
-            if "[REDACTED:" in whole or any(a.fullmatch(whole) for a in self.allow):
-                return whole
-            if rule.left is not None and not rule.left.search(match.string, max(0, match.start() - 64), match.start()):
-                return whole
-            try:
-                start, end = match.span("secret")
-            except IndexError:
-                start, end = match.span()
-            if start < 0:
-                start, end = match.span()
-            secret = match.string[start:end]
-            if any(a.fullmatch(secret) for a in self.allow):
-                return whole
-            counts[kind] += 1
-            offset = match.start()
-            return whole[: start - offset] + REDACTED.format(kind=kind) + whole[end - offset :]
-
-        return replace
+        return self.redact(value, counts)
 
 
 _DEFAULT: Redactor | None = None
@@ -332,12 +145,29 @@ def _walk(value: Any, redactor: Redactor, counts: Counter[str], key: str | None)
     if isinstance(value, str):
         return value if key in _STRUCTURAL_KEYS else redactor.text(value, counts)
     if isinstance(value, dict):
-        if value.get("encoding") == "base64":  # artifact bytes: not text, leave alone
-            return {k: (v if k == "content" else _walk(v, redactor, counts, k)) for k, v in value.items()}
+        if value.get("encoding") == "base64":  # artifact bytes: redacted only when they are text
+            return {
+                k: (_walk_base64(v, redactor, counts) if k == "content" else _walk(v, redactor, counts, k))
+                for k, v in value.items()
+            }
         return {k: _walk(v, redactor, counts, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_walk(v, redactor, counts, None) for v in value]
     return value
+
+
+def _walk_base64(value: Any, redactor: Redactor, counts: Counter[str]) -> Any:
+    """Base64 content: decoded, and when it is UTF-8 text, redacted and encoded again; other bytes kept."""
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        text = base64.b64decode(value, validate=False).decode("utf-8")
+    except (binascii.Error, ValueError):  # not base64, or not UTF-8 text (an image, an archive)
+        return value
+    if "\x00" in text:
+        return value
+    redacted = redactor.text(text, counts)
+    return value if redacted == text else base64.b64encode(redacted.encode("utf-8")).decode("ascii")
 
 
 def merge_counts(metadata: dict[str, Any], counts: Counter[str]) -> None:
@@ -363,7 +193,8 @@ def redact_trajectory(t: Trajectory, config: RedactionConfig | Redactor | None =
     """A copy of `t` with secrets replaced, and the number replaced (also added to metadata["redactions"]).
 
     Walks every text field: task, message parts (text, reasoning, tool-call argument values, tool
-    outputs), final answer, feedback, reference, text artifacts, tags and metadata string values.
+    outputs), final answer, feedback, reference, artifacts (base64 ones when their bytes are UTF-8
+    text), tags and metadata string values.
     """
     data = t.model_dump(mode="python", exclude_none=False)
     redacted, total = redact_dict(data, config)

@@ -12,6 +12,12 @@ only when it descends from the published one (its parent chain reaches it), as e
 rollback and evolve started from the head does; otherwise `Conflict` says which version holds the
 hand edit and how to proceed, unless the caller passes `force`. Nothing is lost either way: the
 hand edit is a version.
+
+Secrets rule: a skill is shared, so a version holding a secrets file (`.env`, a private key, a key
+store) or a text file in which `trace2skill.secrets` finds a credential is refused, with the files
+named, wherever content enters the store or leaves it: import, commit, a hand edit found in the
+published folder, publish, rollback and export. `allow_secrets=True` (`--allow-secrets`) lets it
+through on purpose.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trace2skill.errors import Conflict, InvalidInput, NotFound, Trace2SkillError
 from trace2skill.models import Skill, SkillFile, describe_validation_error, utcnow
+from trace2skill.secrets import describe_secret_files, find_secret_files
 from trace2skill.skills_store.diff import diff_skills
 from trace2skill.skills_store.frontmatter import read_frontmatter
 from trace2skill.skills_store.paths import check_skill_files, check_skill_name, safe_relpath
@@ -175,6 +182,15 @@ def _files_summary(old: Skill | None, new: Skill) -> str:
             shown = ", ".join(sorted(paths)[:8]) + (" ..." if len(paths) > 8 else "")
             parts.append(f"{label}: {shown}")
     return "; ".join(parts) or "no file changed (modes only)"
+
+
+def _refuse_secrets(
+    skill: Skill, where: str, remedy: str = "remove them, or pass --allow-secrets to keep them"
+) -> None:
+    """InvalidInput naming the files of `skill` that are or hold secrets, if any."""
+    found = find_secret_files((f.path, f.data) for f in skill.files)
+    if found:
+        raise InvalidInput(f"{where}: {describe_secret_files(found)}; skills must not carry secrets: {remedy}")
 
 
 class SkillStore:
@@ -457,10 +473,12 @@ class SkillStore:
         author: str = "human",
         changelog: Sequence[str] | None = None,
         publish: bool = True,
+        allow_secrets: bool = False,
     ) -> tuple[SkillVersion, bool]:
         """Import a skill folder; a new version only when its content differs from the head.
 
         Returns (version, created). The name is `name`, else SKILL.md's `name`, else the folder's.
+        A folder with secrets files or credentials is refused (InvalidInput) unless `allow_secrets`.
         """
         skill = read_skill_dir(path, name=name)
         try:
@@ -470,6 +488,8 @@ class SkillStore:
         if skill.file("SKILL.md") is None:
             raise InvalidInput(f"{path}: no SKILL.md at the top of the folder; that is what makes it a skill")
         check_skill_files(skill)
+        if not allow_secrets:
+            _refuse_secrets(skill, str(path))
         author = _check_author(author)
         entries = _check_changelog(changelog) or [f"imported from {Path(path).expanduser().resolve()}"]
         with self._skill_lock(skill.name):
@@ -478,7 +498,7 @@ class SkillStore:
             head = self._head_or_none(skill.name)
             if head is not None and head.digest == skill.digest:
                 if publish and not self.published_path(skill.name).exists():
-                    self._publish_recorded(head)
+                    self._publish_recorded(head, allow_secrets=allow_secrets)
                 return head, False
             version, created = self._record(
                 skill,
@@ -489,7 +509,7 @@ class SkillStore:
                 run_id=None,
             )
             if publish:
-                self._publish_recorded(version)
+                self._publish_recorded(version, allow_secrets=allow_secrets)
             return version, created
 
     def commit(
@@ -503,15 +523,19 @@ class SkillStore:
         run_id: str | None = None,
         publish: bool = True,
         force: bool = False,
+        allow_secrets: bool = False,
     ) -> SkillVersion:
         """Record a skill built from version `parent` (e.g. by an evolve run) and publish it.
 
         Returns the head unchanged when the content equals it, or the parent when nothing changed
         relative to it (never a version that silently undoes newer ones). When publishing is
         refused because the published folder holds changes the new version lacks, the version is
-        still recorded and Conflict says so.
+        still recorded and Conflict says so. A skill holding secrets is refused before anything is
+        recorded (InvalidInput), unless `allow_secrets`.
         """
         check_skill_files(skill)
+        if not allow_secrets:
+            _refuse_secrets(skill, f"skill {skill.name!r}", "remove them, or commit with allow_secrets=True")
         author = _check_author(author)
         entries = _check_changelog(changelog)
         prov = _check_provenance(provenance)
@@ -529,10 +553,10 @@ class SkillStore:
             )
             head = self._head_or_none(skill.name)
             if created or (head is not None and head.version == version.version):
-                self._publish_recorded(version, force=force)
+                self._publish_recorded(version, force=force, allow_secrets=allow_secrets)
             return version
 
-    def rollback(self, name: str, version: int) -> SkillVersion:
+    def rollback(self, name: str, version: int, *, allow_secrets: bool = False) -> SkillVersion:
         """Publish the content of an older version as a NEW version (author 'rollback')."""
         check_skill_name(name)
         with self._skill_lock(name):
@@ -541,15 +565,18 @@ class SkillStore:
             head = self.head(name)
             if target.digest == head.digest:
                 return head
+            content = self.load(name, target.version)
+            if not allow_secrets:
+                _refuse_secrets(content, f"version {target.version} of {name!r}")
             new, _ = self._record(
-                Skill(name=name, files=self.load(name, target.version).files),
+                content,
                 parent=head.version,
                 author="rollback",
                 changelog=[f"rollback to version {target.version}: its content replaces version {head.version}"],
                 provenance=[],
                 run_id=None,
             )
-            self._publish_recorded(new)
+            self._publish_recorded(new, allow_secrets=allow_secrets)
             return new
 
     # --- publishing -------------------------------------------------------------------------------
@@ -568,7 +595,10 @@ class SkillStore:
         if published is not None and folder.digest == published["digest"]:
             return None
         head = self._head_or_none(name)
+        hand_edit = f"the published folder {path} was edited by hand"
+        keep = f"remove them, or keep them on purpose with `trace2skill skills import {path} --allow-secrets`"
         if head is None:  # a folder this store never wrote (put there by hand, or left from another database)
+            _refuse_secrets(folder, hand_edit, keep)
             version, _ = self._record(
                 folder,
                 parent=None,
@@ -586,6 +616,7 @@ class SkillStore:
         if known:  # the folder holds a recorded version (e.g. a publish interrupted before it was noted)
             self._set_published(name, known[0]["version"], folder.digest, None)
             return None
+        _refuse_secrets(folder, hand_edit, keep)
         base = published["version"] if published else head.version
         what = _files_summary(self.load(name, base), folder)
         version, _ = self._record(
@@ -610,16 +641,16 @@ class SkillStore:
         with self._skill_lock(name):
             return self._sync_locked(name)
 
-    def _publish_recorded(self, version: SkillVersion, *, force: bool = False) -> None:
+    def _publish_recorded(self, version: SkillVersion, *, force: bool = False, allow_secrets: bool = False) -> None:
         """Publish a version just recorded, turning a refusal into 'recorded but not published'."""
         try:
-            self._publish_locked(version.name, version.version, force=force)
+            self._publish_locked(version.name, version.version, force=force, allow_secrets=allow_secrets)
         except Conflict as e:
             raise Conflict(
                 f"version {version.version} of {version.name!r} was recorded but not published: {e}"
             ) from None
 
-    def _publish_locked(self, name: str, version: int | None, *, force: bool) -> Path:
+    def _publish_locked(self, name: str, version: int | None, *, force: bool, allow_secrets: bool = False) -> Path:
         path = self.published_path(name)
         self.get_version(name, version)
         try:
@@ -656,9 +687,12 @@ class SkillStore:
                 f"{reason}. Compare with `trace2skill skills diff {name} {pub.version} {target.version}`; "
                 f"then publish with --force to replace it, or `trace2skill skills rollback {name} {target.version}`"
             )
+        skill = self.load(name, target.version)
+        if not allow_secrets:
+            _refuse_secrets(skill, f"version {target.version} of {name!r}")
         link_target = publish_symlinked(
             self.skills_dir,
-            self.load(name, target.version),
+            skill,
             target.version,
             keep_previous=self.keep_previous,
             fsync=self.fsync,
@@ -666,17 +700,26 @@ class SkillStore:
         self._set_published(name, target.version, target.digest, link_target)
         return path
 
-    def publish(self, name: str, version: int | None = None, *, force: bool = False) -> Path:
+    def publish(
+        self, name: str, version: int | None = None, *, force: bool = False, allow_secrets: bool = False
+    ) -> Path:
         """Publish a version (default: the head) atomically at `<skills_dir>/<name>`; returns that path.
 
         A hand edit found there is recorded first; Conflict when the version does not include it.
+        InvalidInput when the version holds secrets, unless `allow_secrets`.
         """
         check_skill_name(name)
         with self._skill_lock(name):
-            return self._publish_locked(name, version, force=force)
+            return self._publish_locked(name, version, force=force, allow_secrets=allow_secrets)
 
     def export(
-        self, name: str, dest_folder: str | os.PathLike[str], version: int | None = None, *, force: bool = False
+        self,
+        name: str,
+        dest_folder: str | os.PathLike[str],
+        version: int | None = None,
+        *,
+        force: bool = False,
+        allow_secrets: bool = False,
     ) -> Path:
         """Write a version as a plain folder `dest_folder/<name>` (e.g. ~/.claude/skills), atomically.
 
@@ -686,6 +729,8 @@ class SkillStore:
         check_skill_name(name)
         v = self.get_version(name, version)
         skill = self.load(name, v.version)
+        if not allow_secrets:
+            _refuse_secrets(skill, f"version {v.version} of {name!r}")
         dest = Path(dest_folder).expanduser() / name
         if os.path.lexists(dest):
             try:

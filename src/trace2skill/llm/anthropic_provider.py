@@ -1,4 +1,4 @@
-"""Anthropic Messages API through the official `anthropic` SDK.
+"""Anthropic Messages API through the official `anthropic` SDK: `messages.create`, or `messages.stream`.
 
 Structured output uses one forced tool whose input schema is the answer's schema: it is
 provider-neutral and works on every Anthropic-compatible endpoint. The system prompt is sent as one
@@ -11,9 +11,8 @@ import json
 from typing import Any
 
 import anthropic
-import httpx2
+from anthropic.types import Message
 
-from trace2skill.llm.body import FragmentCache, encode, prepend_member
 from trace2skill.llm.provider import RetryableError, SDKProvider, classify
 from trace2skill.llm.structured import answer_tool_name
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
@@ -29,34 +28,30 @@ ANSWER_TOOL_DESCRIPTION = "Give your final answer by calling this tool with argu
 
 class AnthropicProvider(SDKProvider):
     name = "anthropic"
+    sdk = anthropic
     default_concurrency = 16
     key_envs = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
     base_url_env = "ANTHROPIC_BASE_URL"
     alternatives = "openai:..., local:..."
 
-    def __init__(self, model: str, **options: Any) -> None:
-        super().__init__(model, **options)
-        self._fragments = FragmentCache()
-
     def _make_client(self) -> anthropic.AsyncAnthropic:
-        http = self.http_client()
         return anthropic.AsyncAnthropic(
             api_key=self._api_key,
             base_url=self.base_url,
             max_retries=0,
             timeout=self.timeout,
-            http_client=http,
+            http_client=self.http_client(),
             open_telemetry=False,
         )
 
-    def params(self, request: ChatRequest, *, with_system: bool = True) -> dict[str, Any]:
-        """The Messages API body for a request."""
+    def params(self, request: ChatRequest) -> dict[str, Any]:
+        """The `messages.create` arguments for a request."""
         params: dict[str, Any] = {
             "model": request.model or self.model,
             "max_tokens": request.max_tokens,
             "messages": to_messages(request.messages),
         }
-        if request.system and with_system:
+        if request.system:
             params["system"] = self._system(request.system, request.cache_system)
         # No temperature: the Messages API of anthropic 2.x takes none (it stays part of the cache key).
         tools = [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in request.tools]
@@ -77,27 +72,14 @@ class AnthropicProvider(SDKProvider):
                 params["tool_choice"] = {"type": "tool", "name": choice}
         return params
 
-    def body(self, request: ChatRequest) -> bytes:
-        """`params(request)` as JSON bytes; the system block is encoded once per distinct system text."""
-        params = self.params(request, with_system=False)
-        if not request.system:
-            return encode(params)
-        cached = request.cache_system
-        fragment = self._fragments.get((request.system, cached), lambda: self._system(request.system, cached))
-        return prepend_member(b"system", fragment, encode(params))
-
     async def chat(self, request: ChatRequest) -> ChatResponse:
         client = self.client()
         try:
             if self.stream or request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
                 async with client.messages.stream(**self.params(request)) as events:
-                    message = (await events.get_final_message()).model_dump(mode="json")
+                    message = await events.get_final_message()
             else:
-                # The SDK's generic request path (auth, headers, error mapping, timeouts) with the body we
-                # encoded and the JSON read here: skips typed-parameter and response-model construction and
-                # the SDK's deep copy and pure-Python encoding of the body (see benchmarks/llm_layer.py).
-                raw = await client.post("/v1/messages", content=self.body(request), cast_to=httpx2.Response)
-                message = json.loads(raw.content)
+                message = await client.messages.create(**self.params(request))
         except anthropic.APIStatusError as e:
             raise classify(e.status_code, e.response.headers, _error_text(e)) from e
         except anthropic.APITimeoutError as e:
@@ -111,27 +93,26 @@ class AnthropicProvider(SDKProvider):
         except (KeyError, TypeError, AttributeError) as e:
             raise RetryableError(f"anthropic returned an unexpected message shape: {e!r}") from e
 
-    def to_response(self, message: dict[str, Any], request: ChatRequest) -> ChatResponse:
-        """A Messages API message (as JSON) to a ChatResponse; the forced answer tool's input becomes the text."""
+    def to_response(self, message: Message, request: ChatRequest) -> ChatResponse:
+        """The SDK's Message to a ChatResponse; the forced answer tool's input becomes the text."""
         texts: list[str] = []
         calls: list[ToolCall] = []
         answer_name = answer_tool_name(request.response_schema_name) if request.response_schema is not None else None
         answer: str | None = None
-        for block in message["content"]:
-            kind = block.get("type")
-            if kind == "text":
-                texts.append(block.get("text") or "")
-            elif kind == "tool_use":
-                if block["name"] == answer_name and answer is None:
-                    answer = json.dumps(block.get("input"))
+        for block in message.content:
+            if block.type == "text":
+                texts.append(block.text or "")
+            elif block.type == "tool_use":
+                if block.name == answer_name and answer is None:
+                    answer = json.dumps(block.input)
                 else:
-                    calls.append(ToolCall(id=block["id"], name=block["name"], arguments=block.get("input") or {}))
-        u = message.get("usage") or {}
-        read = u.get("cache_read_input_tokens") or 0
-        write = u.get("cache_creation_input_tokens") or 0
+                    calls.append(ToolCall(id=block.id, name=block.name, arguments=block.input or {}))
+        u = message.usage
+        read = u.cache_read_input_tokens or 0
+        write = u.cache_creation_input_tokens or 0
         usage = Usage(
-            input_tokens=(u.get("input_tokens") or 0) + read + write,
-            output_tokens=u.get("output_tokens") or 0,
+            input_tokens=(u.input_tokens or 0) + read + write,
+            output_tokens=u.output_tokens or 0,
             cached_tokens=read,
             cache_write_tokens=write,
         )
@@ -139,9 +120,9 @@ class AnthropicProvider(SDKProvider):
             text=answer if answer is not None else "".join(texts),
             tool_calls=calls,
             usage=usage,
-            model=message.get("model") or self.model,
+            model=message.model or self.model,
             provider=self.name,
-            stop_reason=message.get("stop_reason"),
+            stop_reason=message.stop_reason,
         )
 
     @staticmethod

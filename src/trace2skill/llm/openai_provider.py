@@ -4,6 +4,7 @@ Structured output asks for a strict `json_schema` response format where the sche
 endpoint that rejects `json_schema` gets `json_object` plus the schema in the prompt, and one that
 rejects that too gets the prompt alone; the provider remembers the endpoint's answer so it pays for
 the rejection once. OpenAI caches stable prompt prefixes itself: the system prompt goes first.
+Calls go through the SDK's `chat.completions.create`, or `chat.completions.stream` when streaming.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx2
 import openai
+from openai.types.chat import ChatCompletion
 
 from trace2skill.errors import ProviderError
-from trace2skill.llm.body import FragmentCache, encode
 from trace2skill.llm.provider import RetryableError, SDKProvider, classify
 from trace2skill.llm.structured import answer_tool_name, strict_schema
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
@@ -23,12 +23,11 @@ from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCa
 __all__ = ["OpenAIProvider"]
 
 FORMAT_MODES = ("json_schema", "json_object", "prompt")
-_BEARER: Any = {"security": {"bearer_auth": True}}  # what `chat.completions.create` passes for auth
-_MESSAGES_OPEN = b'{"messages":['
 
 
 class OpenAIProvider(SDKProvider):
     name = "openai"
+    sdk = openai
     default_concurrency = 16
     key_envs = ("OPENAI_API_KEY",)
     base_url_env = "OPENAI_BASE_URL"
@@ -39,22 +38,22 @@ class OpenAIProvider(SDKProvider):
         # The official API wants max_completion_tokens; compatible servers widely accept only max_tokens.
         self._max_tokens_key = "max_tokens" if self.custom_endpoint else "max_completion_tokens"
         self.format_mode = "json_schema"
-        self._fragments = FragmentCache()
         self._schema_cache: dict[str, tuple[dict[str, Any], bool]] = {}
 
     def _make_client(self) -> openai.AsyncOpenAI:
-        http = self.http_client()
         return openai.AsyncOpenAI(
-            api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout, http_client=http
+            api_key=self._api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.timeout,
+            http_client=self.http_client(),
         )
 
-    def params(self, request: ChatRequest, mode: str | None = None, *, with_system: bool = True) -> dict[str, Any]:
-        """The Chat Completions body for a request, with structured output in the given mode.
-
-        `messages` comes first, so that `body` can put the encoded system message in front of it."""
+    def params(self, request: ChatRequest, mode: str | None = None) -> dict[str, Any]:
+        """The `chat.completions.create` arguments for a request, with structured output in the given mode."""
         mode = mode or self.format_mode
         messages: list[dict[str, Any]] = []
-        if request.system and with_system:
+        if request.system:
             messages.append({"role": "system", "content": request.system})
         schema = request.response_schema
         if schema is not None and mode != "json_schema":
@@ -122,29 +121,14 @@ class OpenAIProvider(SDKProvider):
                 if self.format_mode == mode:
                     self.format_mode = FORMAT_MODES[FORMAT_MODES.index(mode) + 1]
 
-    def body(self, request: ChatRequest, mode: str | None = None) -> bytes:
-        """`params(request, mode)` as JSON bytes; the system message is encoded once per distinct system text."""
-        params = self.params(request, mode, with_system=False)
-        if not request.system or not params["messages"]:
-            return encode(self.params(request, mode))
-        system = request.system
-        fragment = self._fragments.get(system, lambda: {"role": "system", "content": system})
-        encoded = encode(params)
-        return _MESSAGES_OPEN + fragment + b"," + encoded[len(_MESSAGES_OPEN) :]
-
     async def _once(self, request: ChatRequest, mode: str) -> ChatResponse:
         client = self.client()
         try:
             if self.stream:
                 async with client.chat.completions.stream(**self.params(request, mode)) as events:
-                    completion = (await events.get_final_completion()).model_dump(mode="json")
+                    completion: ChatCompletion = await events.get_final_completion()
             else:
-                # The SDK's generic request path (auth, headers, error mapping, timeouts) with the body we
-                # encoded and the JSON read here: skips the SDK's typed-parameter transform, which alone costs
-                # more CPU than the rest of the call, and its deep copy and encoding of the body.
-                body = self.body(request, mode)
-                raw = await client.post("/chat/completions", content=body, cast_to=httpx2.Response, options=_BEARER)
-                completion = json.loads(raw.content)
+                completion = await client.chat.completions.create(**self.params(request, mode))
         except openai.BadRequestError:
             raise
         except openai.APIStatusError as e:
@@ -160,38 +144,39 @@ class OpenAIProvider(SDKProvider):
         except (KeyError, TypeError, AttributeError, IndexError) as e:
             raise RetryableError(f"openai returned an unexpected completion shape: {e!r}") from e
 
-    def to_response(self, completion: dict[str, Any]) -> ChatResponse:
-        """A chat completion (as JSON) to a ChatResponse."""
-        if not completion.get("choices"):
+    def to_response(self, completion: ChatCompletion) -> ChatResponse:
+        """The SDK's ChatCompletion to a ChatResponse."""
+        if not completion.choices:
             raise RetryableError("openai returned no choices")
-        choice = completion["choices"][0]
-        message = choice["message"]
+        choice = completion.choices[0]
+        message = choice.message
         calls = []
-        for call in message.get("tool_calls") or []:
-            fn = call["function"]
-            raw = fn.get("arguments") or ""
+        for call in message.tool_calls or []:
+            fn = call.function  # type: ignore[union-attr]  # function tool calls: the only kind requested
+            raw = fn.arguments or ""
             try:
                 args: dict[str, Any] | str = json.loads(raw) if raw else {}
             except ValueError:
                 args = raw
-            calls.append(ToolCall(id=call["id"], name=fn["name"], arguments=args))
+            calls.append(ToolCall(id=call.id, name=fn.name, arguments=args))
         usage = Usage()
-        u = completion.get("usage")
+        u = completion.usage
         if u:
-            details = u.get("prompt_tokens_details") or {}
+            details = u.prompt_tokens_details
             usage = Usage(
-                input_tokens=u.get("prompt_tokens") or 0,
-                output_tokens=u.get("completion_tokens") or 0,
-                cached_tokens=details.get("cached_tokens") or 0,
-                cache_write_tokens=details.get("cache_write_tokens") or 0,
+                input_tokens=u.prompt_tokens or 0,
+                output_tokens=u.completion_tokens or 0,
+                cached_tokens=(details and details.cached_tokens) or 0,
+                # not in OpenAI's schema; some compatible servers report it, and the SDK keeps unknown fields
+                cache_write_tokens=getattr(details, "cache_write_tokens", None) or 0,
             )
         return ChatResponse(
-            text=message.get("content") or "",
+            text=message.content or "",
             tool_calls=calls,
             usage=usage,
-            model=completion.get("model") or self.model,
+            model=completion.model or self.model,
             provider=self.name,
-            stop_reason=choice.get("finish_reason"),
+            stop_reason=choice.finish_reason,
         )
 
     async def aclose(self) -> None:

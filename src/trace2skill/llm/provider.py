@@ -4,37 +4,57 @@ Providers translate to and from their wire format and classify failures; everyth
 (retries, concurrency, budget, cache, logging, structured-output repair) lives in the `LLM`
 middleware, so that policy is written once and tested once. Providers never retry on their own:
 the SDK clients are built with `max_retries=0`.
+
+HTTP is the SDKs' own: each SDK client sends through one of the HTTP clients its SDK offers, by
+default `DefaultAioHttpClient` (the aiohttp backend the SDKs document for concurrency, which spends a
+quarter to a third less CPU per call than their stock client here: benchmarks/llm_layer.py) or, with
+`TRACE2SKILL_HTTP_CLIENT=httpx`, `DefaultAsyncHttpxClient` (the stock httpx2 client, which also sets
+TCP keep-alive probes). Both take proxies from the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) and
+follow redirects as the SDKs set them up; only the pool's idle limit is raised (see `http_client`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import os
-import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from trace2skill.errors import ProviderError
-from trace2skill.llm.transport import http_client
+import httpx2
+
+from trace2skill.errors import InvalidInput, ProviderError
 from trace2skill.llm.types import ChatRequest, ChatResponse
 
 __all__ = [
+    "HTTP_CLIENTS",
+    "HTTP_CLIENT_ENV",
     "RETRYABLE_STATUS",
     "LoopBound",
     "Provider",
     "RetryableError",
     "SDKProvider",
     "classify",
+    "http_client_choice",
     "parse_retry_after",
-    "shared_ssl_context",
 ]
 
 # 408 timeout, 409 conflict (lock contention), 429 rate limit, 5xx server, 529 Anthropic overloaded.
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+HTTP_CLIENT_ENV = "TRACE2SKILL_HTTP_CLIENT"
+"""`aiohttp` (the default) or `httpx`: which of the two HTTP clients the SDKs support they send through."""
+HTTP_CLIENTS = ("aiohttp", "httpx")
+
+
+def http_client_choice(name: str | None = None) -> str:
+    """`name`, else the HTTP client named by TRACE2SKILL_HTTP_CLIENT, else `aiohttp`; checked."""
+    value = (name or os.environ.get(HTTP_CLIENT_ENV, "")).strip().lower() or HTTP_CLIENTS[0]
+    if value not in HTTP_CLIENTS:
+        raise InvalidInput(f"{HTTP_CLIENT_ENV}={value!r} is not one of: {', '.join(HTTP_CLIENTS)}")
+    return value
 
 
 class RetryableError(ProviderError):
@@ -121,22 +141,15 @@ class LoopBound:
         self._value = None
 
 
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for every HTTP client: building one loads the CA bundle (about 40 ms), and a
-    process may open several clients (one per event loop and provider)."""
-    import httpx2
-
-    return httpx2.create_ssl_context()
-
-
 class SDKProvider(Provider):
     """A provider behind an official SDK client: credentials, endpoint and one pooled client per loop.
 
-    Subclasses name the environment variables that hold their key and base URL, and build their SDK
-    client in `_make_client` with `self.http_client()` as its HTTP client.
+    Subclasses name their SDK module (`sdk`), the environment variables that hold their key and base
+    URL, and build their SDK client in `_make_client` with `self.http_client()` as its HTTP client.
+    `http` picks that client (`aiohttp` or `httpx`); by default TRACE2SKILL_HTTP_CLIENT does.
     """
 
+    sdk: Any = None
     key_envs: tuple[str, ...] = ()
     base_url_env: str = ""
     alternatives: str = ""
@@ -149,7 +162,8 @@ class SDKProvider(Provider):
         api_key: str | None = None,
         timeout: float = 600.0,
         stream: bool = False,
-        max_connections: int = 256,
+        max_connections: int = 1000,
+        http: str | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
@@ -163,6 +177,7 @@ class SDKProvider(Provider):
                 f"{self.key_envs[0]} is not set: export it, or choose another model ({self.alternatives})"
             )
         self._api_key = key or "not-needed"
+        self.http = http_client_choice(http)
         self._client = LoopBound()
 
     @property
@@ -173,8 +188,20 @@ class SDKProvider(Provider):
         """One SDK client (and one pooled HTTP client) per event loop, shared by every call."""
         return self._client.get(self._make_client)
 
-    def http_client(self) -> Any:
-        return http_client(max_connections=self.max_connections, timeout=self.timeout, verify=shared_ssl_context())
+    def http_client(self) -> httpx2.AsyncClient:
+        """The SDK's own HTTP client of the chosen kind, its pool keeping every connection a run has in flight.
+
+        The SDKs' default pool (1,000 connections) keeps at most 100 of them idle, so a run with more
+        calls in flight would close the rest after each round and open them again; here all of them may
+        stay idle, each for the pool's keep-alive expiry (httpx2's default, 5 s).
+        """
+        limits = httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+        if self.http == "aiohttp":
+            try:
+                return self.sdk.DefaultAioHttpClient(limits=limits)
+            except RuntimeError:  # the SDK's word for "aiohttp is not installed": its stock client then
+                pass
+        return self.sdk.DefaultAsyncHttpxClient(limits=limits)
 
     @abstractmethod
     def _make_client(self) -> Any:

@@ -44,7 +44,8 @@ class FakeLLMServer:
     """A scripted server for the Anthropic Messages and OpenAI Chat Completions protocols.
 
     Answers come from the queue (`script(...)`) first, then from `handler(req)`, else "ok".
-    Anthropic clients use `url` as base URL; OpenAI clients use `url + "/v1"`.
+    Anthropic clients use `url` as base URL; OpenAI clients use `url + "/v1"`. With `certfile` (a PEM
+    holding the key and the certificate chain) it speaks HTTPS, as real endpoints do.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class FakeLLMServer:
         record: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        certfile: str | None = None,
     ) -> None:
         self.handler = handler
         self.latency = latency
@@ -66,6 +68,7 @@ class FakeLLMServer:
         self.record = record
         self.host = host
         self.port = port
+        self.certfile = certfile
         self.requests: list[ServerRequest] = []
         self._queue: deque[HandlerResult] = deque(replies)
         self._lock = threading.Lock()
@@ -143,7 +146,7 @@ class FakeLLMServer:
         if self._sock is None:
             raise RuntimeError("server not started")
         host, port = self._sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.certfile else 'http'}://{host}:{port}"
 
     def bind(self) -> socket.socket:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP
@@ -162,6 +165,8 @@ class FakeLLMServer:
             lifespan="off",
             timeout_graceful_shutdown=2,
             backlog=2048,
+            ssl_certfile=self.certfile,
+            ssl_keyfile=self.certfile,
         )
         self._uvicorn = _Uvicorn(config)
         return self._uvicorn

@@ -127,9 +127,9 @@ async def test_at_most_three_lessons_are_kept() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_failure_without_an_evaluator_is_analysed_in_one_call_without_tools() -> None:
-    ctx, provider = _ctx(chat_handler)
-    analysis = await analyse(ctx, _failure(evaluator=None), 0)
+async def test_with_the_single_analyst_a_failure_is_analysed_in_one_call_without_tools() -> None:
+    ctx, provider = _ctx(chat_handler, analyst="single")
+    analysis = await analyse(ctx, _failure(), 0)
     assert len(provider.requests) == 1
     assert provider.requests[0].tools == [] and provider.requests[0].response_schema is not None
     assert analysis.mode == "single" and analysis.confirmed is None and len(analysis.lessons) == 1

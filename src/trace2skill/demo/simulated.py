@@ -22,17 +22,22 @@ from trace2skill.models import Trajectory
 __all__ = ["BROKEN_TAG", "DemoFleet", "marker_for"]
 
 BROKEN_TAG = "missing-input"
+NO_REFERENCE_FIX = "the corrected result"
+"""What the simulated analyst offers the LLM judge for a failure without a reference."""
 
 
 def marker_for(trajectory: Trajectory) -> str:
     """`[topic:NAME]` for the run's first subject tag, plus `[unfixable]` for a broken task, else
     `[fix:VALUE]` for a failure with a reference: the right answer a real analyst would work out from
-    the run's files, since the evaluator only says pass or fail."""
+    the run's files, since the evaluator only says pass or fail (without a reference, a stand-in that
+    the simulated judge accepts)."""
     parts = [f"[topic:{tag}]" for tag in trajectory.tags if tag in TOPICS][:1]
     if BROKEN_TAG in trajectory.tags:
         parts.append("[unfixable]")
     elif parts and trajectory.outcome.status == "failure" and isinstance(trajectory.reference, str | int | float):
         parts.append(f"[fix:{trajectory.reference}]")
+    elif parts and trajectory.outcome.status == "failure" and trajectory.reference is None:
+        parts.append(f"[fix:{NO_REFERENCE_FIX}]")  # the LLM judge checks it against the task
     return " ".join(parts)
 
 

@@ -1,10 +1,12 @@
 """The analysts: one per trajectory, all reading the same frozen skill, none seeing another's work.
 
-- Failures with an evaluator and a reference get the agentic error analyst: a bounded loop of
-  turns with tools to read the run's steps and artifacts and to `evaluate` a proposed fix. Whether a
-  fix passed is decided by the evaluator's answers the code saw, not by the model's claim; with
-  `require_confirmed_fix` an unconfirmed analysis keeps its causes but yields no lessons.
-- Failures without an evaluator get a single-pass error analyst (one structured call).
+- Failures get the agentic error analyst (unless the run asks for `analyst="single"`): a bounded
+  loop of turns in a sandbox over a copy of the run's files, with tools to read the run's steps,
+  run shell commands, and `evaluate` a corrected answer or corrected output files with the task's
+  scorer, or the LLM judge when there is none (`evolve.evaluation`). Whether a fix passed is decided
+  by the evaluator's answers the code saw, not by the model's claim; with `require_confirmed_fix`
+  an unconfirmed analysis keeps its causes but yields no lessons.
+- With `analyst="single"`, failures get the single-pass error analyst (one structured call).
 - Successes get the success analyst (one structured call).
 Every analysis keeps at most three lessons, and code drops any lesson that quotes the reference.
 """
@@ -16,9 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trace2skill.errors import InvalidInput
-from trace2skill.evaluators.base import Candidate, Evaluator
+from trace2skill.errors import InvalidInput, ProviderError
+from trace2skill.evaluators.base import Candidate
 from trace2skill.evolve.context import RunContext
+from trace2skill.evolve.evaluation import Checker, checker_for
 from trace2skill.evolve.leaks import ReferenceGuard
 from trace2skill.evolve.render import read_artifact, render_full, render_overview, render_steps
 from trace2skill.evolve.schemas import (
@@ -29,6 +32,7 @@ from trace2skill.evolve.schemas import (
     Lesson,
     SuccessAnalysisOut,
 )
+from trace2skill.evolve.workfolder import WorkFolder, open_work_folder
 from trace2skill.llm.types import ChatMessage, ToolCall, ToolSpec
 from trace2skill.models import Trajectory
 
@@ -39,7 +43,10 @@ SUBMIT = "submit_analysis"
 ERROR_TOOLS: list[ToolSpec] = [
     ToolSpec(
         name="read_steps",
-        description="Read steps of the run in full (messages, tool calls, outputs) from `start` to `end`, inclusive.",
+        description=(
+            "Read steps of the run in full (messages, tool calls, outputs) from `start` to `end`, inclusive. "
+            "A long range comes back in pieces; the reply says where to continue."
+        ),
         input_schema={
             "type": "object",
             "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0}},
@@ -48,7 +55,7 @@ ERROR_TOOLS: list[ToolSpec] = [
     ),
     ToolSpec(
         name="read_artifact",
-        description="Read a file the run kept, by name; long files are read in pieces from `offset`.",
+        description="Read a text file the run kept, by name; long files are read in pieces from `offset`.",
         input_schema={
             "type": "object",
             "properties": {"name": {"type": "string"}, "offset": {"type": "integer", "minimum": 0}},
@@ -56,16 +63,25 @@ ERROR_TOOLS: list[ToolSpec] = [
         },
     ),
     ToolSpec(
+        name="run",
+        description=(
+            "Run a shell command in the work folder (a copy of the run's files; see the first message), "
+            "e.g. `python3 fix.py` or `ls -la`. Returns its output and exit code."
+        ),
+        input_schema={"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
+    ),
+    ToolSpec(
         name="evaluate",
         description=(
-            "Check a corrected result against the task's expected result: give the final `answer`, "
-            "output `files` ({name: text}), or both. Returns PASS or FAIL with what still differs."
+            "Check a corrected result with the task's evaluator: the final `answer`, and/or `files`: the names of "
+            "corrected output files in the work folder (write them with `run` first, under the names the task "
+            "asks for). Returns PASS or FAIL with what still differs."
         ),
         input_schema={
             "type": "object",
             "properties": {
                 "answer": {"type": "string"},
-                "files": {"type": "object", "additionalProperties": {"type": "string"}},
+                "files": {"type": "array", "items": {"type": "string"}},
             },
         },
     ),
@@ -91,10 +107,14 @@ def analysis_kind(trajectory: Trajectory) -> str:
 async def analyse(ctx: RunContext, trajectory: Trajectory, index: int) -> Analysis:
     """The right analyst for this trajectory, with lesson limits and the reference guard applied."""
     kind = analysis_kind(trajectory)
-    evaluator = ctx.resolve_evaluator(trajectory) if kind == "error" else None
-    if evaluator is None:
+    checker = checker_for(ctx, trajectory) if kind == "error" else None
+    if checker is None:
         return await _single_call(ctx, trajectory, index, kind)
-    return await _failure_agentic(ctx, trajectory, index, evaluator)
+    folder = await open_work_folder(trajectory)
+    try:
+        return await _failure_agentic(ctx, trajectory, index, checker, folder)
+    finally:
+        await folder.close()
 
 
 def _finish(trajectory: Trajectory, analysis: Analysis, *, gate: bool) -> Analysis:
@@ -125,7 +145,7 @@ def _finish(trajectory: Trajectory, analysis: Analysis, *, gate: bool) -> Analys
 
 
 async def _single_call(ctx: RunContext, t: Trajectory, index: int, kind: str) -> Analysis:
-    """The one-call analysts: the success analyst, and the error analyst when no evaluator exists."""
+    """The one-call analysts: the success analyst, and the error analyst of `analyst="single"` runs."""
     role, schema = (
         ("success_analyst", SuccessAnalysisOut) if kind == "success" else ("error_analyst_single", ErrorAnalysisOut)
     )
@@ -147,9 +167,10 @@ async def _single_call(ctx: RunContext, t: Trajectory, index: int, kind: str) ->
 class _Session:
     """Tool execution for one agentic error analysis; remembers whether any fix passed."""
 
-    def __init__(self, t: Trajectory, evaluator: Evaluator) -> None:
+    def __init__(self, t: Trajectory, checker: Checker, folder: WorkFolder) -> None:
         self.t = t
-        self.evaluator = evaluator
+        self.checker = checker
+        self.folder = folder
         self.passed = False
         self.evaluations = 0
 
@@ -163,21 +184,60 @@ class _Session:
                 return render_steps(self.t, int(args.get("start", 0)), _opt_int(args.get("end"))), False
             if call.name == "read_artifact":
                 return read_artifact(self.t, str(args.get("name", "")), int(args.get("offset") or 0)), False
+            if call.name == "run":
+                return await self._shell(args.get("command"))
             if call.name == "evaluate":
-                candidate = Candidate.model_validate(args)
+                candidate = self._candidate(args)
                 self.evaluations += 1
-                result = await self.evaluator.evaluate(candidate, self.t.reference)
+                result = await self.checker.evaluate(candidate)
                 self.passed = self.passed or result.passed
                 return result.render(), False
-        except (KeyError, ValueError, TypeError, ValidationError) as e:
+        except ProviderError as e:  # the judge's call failed: the analyst may try again
+            return f"{call.name} failed: the evaluator could not answer ({_short(e)})", True
+        except (LookupError, ValueError, TypeError, OSError, ValidationError) as e:
             return f"{call.name} failed: {_short(e)}", True
         return f"unknown tool {call.name!r}", True
 
+    async def _shell(self, command: Any) -> tuple[str, bool]:
+        box = self.folder.box
+        if box is None:
+            return f"run is unavailable: {self.folder.problem}", True
+        if not isinstance(command, str) or not command.strip():
+            return "run needs a `command`: a shell command line", True
+        return (await box.run(command)).render(), False
 
-async def _failure_agentic(ctx: RunContext, t: Trajectory, index: int, evaluator: Evaluator) -> Analysis:
+    def _candidate(self, args: dict[str, Any]) -> Candidate:
+        """The answer as given, and output files read from the work folder by name (bytes, binary included).
+
+        `files` as {name: text} is accepted too, for models that send the content itself.
+        """
+        answer = args.get("answer")
+        files = args.get("files") or []
+        if isinstance(files, dict):
+            return Candidate(answer=None if answer is None else str(answer), files=files)
+        names = [files] if isinstance(files, str) else files
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise TypeError("`files` is a list of file names in the work folder")
+        return Candidate(answer=None if answer is None else str(answer), files={n: self._read(n) for n in names})
+
+    def _read(self, name: str) -> bytes:
+        box = self.folder.box
+        if box is None:
+            raise LookupError(f"no work folder to read {name!r} from ({self.folder.problem})")
+        try:
+            return box.read(name)
+        except (LookupError, ValueError):
+            present = sorted(str(p.relative_to(box.workdir)) for p in box.workdir.rglob("*") if p.is_file())
+            shown = ", ".join(present[:30]) or "none"
+            raise LookupError(f"no file {name!r} in the work folder (files there: {shown})") from None
+
+
+async def _failure_agentic(
+    ctx: RunContext, t: Trajectory, index: int, checker: Checker, folder: WorkFolder
+) -> Analysis:
     cfg = ctx.config
-    session = _Session(t, evaluator)
-    messages = [ChatMessage(role="user", content=render_overview(t))]
+    session = _Session(t, checker, folder)
+    messages = [ChatMessage(role="user", content=f"{render_overview(t)}\n\n{folder.describe()}")]
     submitted: ErrorAnalysisOut | None = None
     reminded = False
     turns = 0
@@ -233,6 +293,8 @@ async def _failure_agentic(ctx: RunContext, t: Trajectory, index: int, evaluator
         confirmed=session.passed,
         turns=turns,
         dropped=notes,
+        evaluator=checker.label,
+        sandbox=folder.mode,
     )
     return _finish(t, raw, gate=cfg.require_confirmed_fix)
 

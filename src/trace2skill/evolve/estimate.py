@@ -4,29 +4,35 @@ Counts the trajectories the run would select, sizes every prompt from the real t
 skill, the rendered trajectories) at about four characters a token, and lays out the calls and
 sequential rounds stage by stage: analysis turns, proposal, ceil(log_B N) merge levels, apply.
 Assumptions a dry run cannot know are stated in `assumptions`: how many turns an agentic error
-analysis takes, that every analysis yields lessons (an upper bound), the size of answers.
+analysis takes, how often it asks the LLM judge (failures without a scorer), that every analysis
+yields lessons (an upper bound), the size of answers.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from trace2skill.evaluators import Candidate, JudgeEvaluator
 from trace2skill.evaluators.base import EvaluatorResolver, resolver_for
 from trace2skill.evolve.analysts import analysis_kind
+from trace2skill.evolve.evaluation import judge_reference
 from trace2skill.evolve.merge import tree_shape
 from trace2skill.evolve.prompting import load_prompt, render_skill, system_prompt
 from trace2skill.evolve.render import READ_CHARS, render_full, render_overview
 from trace2skill.evolve.select import select_trajectories
 from trace2skill.llm.types import Usage
-from trace2skill.models import EvolutionConfig, Skill
+from trace2skill.models import EvolutionConfig, Skill, Trajectory
 from trace2skill.store import TraceStore
 
 __all__ = ["Estimate", "estimate_run"]
 
 CHARS_PER_TOKEN = 4
 EXPECTED_TURNS = 4
+EXPECTED_JUDGE_CALLS = 2
+"""`evaluate` calls of an agentic analysis checked by the LLM judge: the agent's own answer, then a fix."""
 DRAFT_SKILL_TOKENS = 2_000
 OUT_TOKENS = {"analyse": 450, "propose": 900, "merge": 1_800, "apply": 400, "draft": 2_500}
 PATCH_TOKENS = 700
@@ -44,7 +50,8 @@ class Estimate(BaseModel):
     trajectories: int
     failures: int
     successes: int
-    agentic: int = Field(description="failures with an evaluator: multi-turn error analysis")
+    agentic: int = Field(description="failures given the multi-turn error analyst")
+    judged: int = Field(default=0, description="agentic analyses checked by the LLM judge (no scorer)")
     calls: dict[str, int]
     rounds: dict[str, int]
     input_tokens: int
@@ -58,7 +65,8 @@ class Estimate(BaseModel):
         cost = f"${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown (no price for this model)"
         lines = [
             f"Dry run for {self.skill} with {self.model or '(no model)'}:",
-            f"  {self.trajectories} trajectories: {self.failures} failures ({self.agentic} with an evaluator), "
+            f"  {self.trajectories} trajectories: {self.failures} failures ({self.agentic} agentic, "
+            f"{self.judged} of them checked by the LLM judge), "
             f"{self.successes} successes",
             "  calls:  " + ", ".join(f"{k} {v}" for k, v in self.calls.items()) + f" (up to {self.max_calls})",
             "  rounds: " + ", ".join(f"{k} {v}" for k, v in self.rounds.items()),
@@ -90,7 +98,7 @@ def estimate_run(
     first_seen: set[str] = set()
     max_calls = 0
     turns_needed = 1
-    failures = agentic = 0
+    failures = agentic = judged = 0
 
     def add(stage: str, role: str | None, tokens: int, n: int = 1) -> None:
         calls[stage] += n
@@ -109,11 +117,15 @@ def estimate_run(
             max_calls += 1
             continue
         failures += 1
-        if resolve(t) is None:
+        if config.analyst == "single":
             add("analyse", "error_analyst_single", system["error_analyst_single"] + _tokens(render_full(t)))
             max_calls += 1
             continue
         agentic += 1
+        if resolve(t) is None:
+            judged += 1
+            add("analyse", None, _judge_tokens(t), EXPECTED_JUDGE_CALLS)
+            max_calls += config.max_analyst_turns
         turns = min(EXPECTED_TURNS, config.max_analyst_turns + 1)
         turns_needed = max(turns_needed, turns)
         growth = _tokens(min(READ_CHARS, len(render_full(t)))) + OUT_TOKENS["analyse"]
@@ -147,6 +159,7 @@ def estimate_run(
         failures=failures,
         successes=n - failures,
         agentic=agentic,
+        judged=judged,
         calls=calls,
         rounds=rounds,
         input_tokens=total_in,
@@ -156,11 +169,26 @@ def estimate_run(
         max_calls=max_calls,
         assumptions=[
             f"an agentic error analysis takes {EXPECTED_TURNS} turns (at most {config.max_analyst_turns + 1})",
+            f"a failure without a scorer asks the LLM judge {EXPECTED_JUDGE_CALLS} times",
             "every analysis yields lessons and a proposal (an upper bound)",
             f"{CHARS_PER_TOKEN} characters a token",
             "the shared prefix of each role is cached after its first call",
         ],
     )
+
+
+def _judge_tokens(t: Trajectory) -> int:
+    """The judge's prompt for this trajectory, sized from the real request (a short candidate answer)."""
+    request = JudgeEvaluator(llm=_NO_LLM).request(Candidate(answer=t.final_answer or ""), judge_reference(t))
+    return _tokens(request.system) + sum(_tokens(m.content) for m in request.messages) + 150
+
+
+class _NoLLM:
+    async def structured(self, request: Any, schema: Any) -> tuple[Any, Any]:
+        raise AssertionError("a dry run calls no model")
+
+
+_NO_LLM = _NoLLM()
 
 
 def _cost(model: str | None, inp: int, cached: int, out: int) -> float | None:

@@ -12,7 +12,7 @@ from trace2skill.models import Message, ReasoningPart, TextPart, ToolCallPart, T
 __all__ = ["read_artifact", "render_full", "render_overview", "render_steps"]
 
 PREVIEW_CHARS = 160
-OVERVIEW_CHARS = 6_000
+OVERVIEW_CHARS = 12_000
 READ_CHARS = 8_000
 FULL_CHARS = 30_000
 PART_CHARS = 2_000
@@ -67,7 +67,12 @@ def _header(t: Trajectory) -> list[str]:
 def render_overview(t: Trajectory) -> str:
     """Task, outcome and a one-line preview of every step, within OVERVIEW_CHARS."""
     lines = _header(t)
-    lines.append(f"Steps: {len(t.messages)} (numbered from 0; read them with read_steps)")
+    n = len(t.messages)
+    lines.append(
+        f"Steps: {n}, numbered 0 to {max(n - 1, 0)}. Below is a one-line preview of each; read any range in full "
+        f"with read_steps(start, end). A long range comes back in pieces of about {READ_CHARS:,} characters, "
+        "each saying where to continue."
+    )
     previews = [
         f"[{i}] {m.role}: {_one_line(_message_text(m, PREVIEW_CHARS), PREVIEW_CHARS)}" for i, m in enumerate(t.messages)
     ]
@@ -76,13 +81,14 @@ def render_overview(t: Trajectory) -> str:
         # Keep the beginning and the end, where failures usually show, and elide the middle.
         head, tail, used = [], [], 0
         for a, b in zip(previews, reversed(previews), strict=False):
-            if used + len(a) + len(b) + 2 > budget - 40 or len(head) + len(tail) >= len(previews):
+            if used + len(a) + len(b) + 2 > budget - 100 or len(head) + len(tail) >= len(previews):
                 break
             head.append(a)
             tail.append(b)
             used += len(a) + len(b) + 2
         skipped = len(previews) - len(head) - len(tail)
-        previews = [*head, f"… {skipped} steps not previewed …", *reversed(tail)] if skipped > 0 else previews
+        gap = f"… steps {len(head)} to {len(head) + skipped - 1} not previewed (read them with read_steps) …"
+        previews = [*head, gap, *reversed(tail)] if skipped > 0 else previews
     return "\n".join(lines + previews)
 
 
@@ -109,7 +115,10 @@ def read_artifact(t: Trajectory, name: str, offset: int = 0) -> str:
     for a in t.artifacts:
         if a.name == name:
             if a.encoding == "base64":
-                return f"{name} is binary ({len(a.content):,} base64 characters) and cannot be shown as text."
+                return (
+                    f"{name} is binary ({len(a.content):,} base64 characters) and cannot be shown as text; "
+                    "inspect it in the work folder with `run` (e.g. python3 with openpyxl for a workbook)."
+                )
             offset = max(0, offset)
             chunk = a.content[offset : offset + READ_CHARS]
             rest = len(a.content) - offset - len(chunk)

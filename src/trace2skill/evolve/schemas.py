@@ -69,6 +69,8 @@ class Analysis(BaseModel):
     confirmed: bool | None = Field(default=None, description="None when no evaluator could check a fix")
     turns: int = 0
     dropped: list[str] = Field(default_factory=list, description="Why lessons were thrown away")
+    evaluator: str | None = Field(default=None, description="What checked the fixes: a scorer's name or the judge")
+    sandbox: str | None = Field(default=None, description="Sandbox mode of the work folder: 'bwrap' or 'process'")
 
 
 class EditOut(BaseModel):

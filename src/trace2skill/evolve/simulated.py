@@ -13,7 +13,8 @@ one lesson and one edit, so lessons recur across trajectories and merging has so
 Their failed agents all make one mistake (a row counted twice: the answer is 3 too high), which is
 the correction the simulated analyst makes; a request may instead carry a `[fix:VALUE]` marker (the
 demo adds one) standing in for the analyst's working-out. Tasks tagged `[unfixable]` never reach a
-passing fix, so the evaluator gate drops their lessons.
+passing fix, so the evaluator gate drops their lessons. The LLM judge (failures without a scorer)
+passes the reference answer or, with only a rubric, any answer other than the run's rejected one.
 """
 
 from __future__ import annotations
@@ -265,6 +266,21 @@ def _agentic(view: _View) -> list[tuple[str, dict[str, Any]]]:
     return [("submit_analysis", analysis)]
 
 
+def _judge(prompt: str) -> dict[str, Any]:
+    """The LLM judge: a candidate passes when it equals the reference answer or, with only a rubric, when it
+    is a new answer (the run's rejected answer, or that answer with a doubt added, fails)."""
+    shown = re.search(r"## Final answer\n(.*?)(?:\n## File |\n</candidate>)", prompt, re.DOTALL)
+    got = shown.group(1).strip() if shown else "(none)"
+    reference = re.search(r"# Reference answer[^\n]*\n(.*?)\n\n# ", prompt, re.DOTALL)
+    rejected = re.search(r"^The rejected attempt's final answer was: (.*)$", prompt, re.MULTILINE)
+    if reference is not None:
+        passed = got.lower() == reference.group(1).strip().lower()
+    else:
+        passed = got != "(none)" and not (rejected and got.startswith(rejected.group(1).strip()))
+    feedback = "" if passed else "The final answer does not accomplish the task."
+    return {"passed": passed, "score": 1.0 if passed else 0.0, "feedback": feedback}
+
+
 def _lesson_topics(text: str) -> list[str]:
     return [name for title, name in _TOPIC_OF_LESSON.items() if title in text]
 
@@ -358,6 +374,8 @@ def answer(view: _View) -> list[tuple[str, dict[str, Any]]] | dict[str, Any]:
     role = view.role
     if "error analyst (with evaluator)" in role:
         return _agentic(view)
+    if role.startswith("# Role: judge"):
+        return _judge("\n".join(view.texts))
     if "error analyst (single pass)" in role:
         topic = _topic("\n".join(view.texts))
         return {"causes": [{"title": "Skipped a check", "description": "seen in the log"}], "lessons": [_lesson(topic)]}

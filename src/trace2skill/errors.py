@@ -11,6 +11,7 @@ __all__ = [
     "Conflict",
     "InvalidInput",
     "NotFound",
+    "OutputCutOff",
     "ProviderError",
     "Trace2SkillError",
     "UnsafePath",
@@ -43,3 +44,7 @@ class BudgetExceeded(Trace2SkillError):
 
 class ProviderError(Trace2SkillError):
     """An LLM provider failed after retries, or returned output that could not be repaired."""
+
+
+class OutputCutOff(ProviderError):
+    """An answer stopped at its output cap (max_tokens) and could not be used; a larger cap or a smaller ask fits."""

@@ -136,6 +136,22 @@ def test_attach_support_ignores_unknown_sources_and_removes_unsupported_edits() 
     assert all("unsupported" in p for p in problems[1:])
 
 
+def test_an_edit_without_sources_is_traced_by_content_to_the_input_it_rewords_and_no_further() -> None:
+    p1 = proposal("t1", "- Give the answer as the table writes it.", prefix="p1")
+    p2 = proposal("t2", "- Give the answer as the table writes it", prefix="p2")
+    p3 = proposal("t3", "- Count the rows twice.", prefix="p3")
+    merged = Patch(
+        edits=[
+            edit("- Give the answer as the table writes it!", id="m.e1"),  # the model named no source
+            edit("- Something no run said.", id="m.e2"),
+        ]
+    )
+    out, problems = attach_support(merged, [p1, p2, p3])
+    assert [e.id for e in out.edits] == ["m.e1"]
+    assert out.edits[0].sources == ["p1.e1", "p2.e1"] and out.edits[0].support == ["t1", "t2"]
+    assert "traced by its content to p1.e1, p2.e1" in problems[0] and "unsupported" in problems[1]
+
+
 def test_passthrough_concatenates_inputs_with_ids_and_support() -> None:
     p1 = proposal("t1", "a", "b", prefix="p1")
     p2 = proposal("t2", "c", prefix="p2")

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from trace2skill.errors import OutputCutOff
 from trace2skill.evolve.context import RunContext
 from trace2skill.evolve.propose import propose
 from trace2skill.evolve.schemas import Analysis, Lesson
 from trace2skill.evolve.simulated import make_skill, make_trajectories
-from trace2skill.llm import LLM, ScriptedProvider
+from trace2skill.llm import LLM, ChatResponse, ScriptedProvider
 from trace2skill.models import EvolutionConfig
 
 TIP = {"file": "SKILL.md", "op": "append_to_section", "target_section": "## Tips"}
@@ -94,3 +96,61 @@ async def test_an_analysis_without_lessons_costs_no_call() -> None:
     (ctx, trajectory, analysis), provider = _run([])
     result = await propose(ctx, trajectory, analysis.model_copy(update={"lessons": []}))
     assert provider.requests == [] and result.patch.edits == [] and result.patch.support == [trajectory.id]
+
+
+@pytest.mark.anyio
+async def test_a_successful_runs_lessons_are_proposed_under_the_conservative_success_prompt() -> None:
+    (ctx, trajectory, analysis), provider = _run([{**TIP, "content": "- Read the output back."}])
+    await propose(ctx, trajectory, analysis)
+    await propose(ctx, trajectory, analysis.model_copy(update={"kind": "success", "mode": "single"}))
+    failure, success = (r.system for r in provider.requests)
+    assert "The run behind these lessons FAILED." in failure and "SUCCEEDED" not in failure
+    assert "The run behind these lessons SUCCEEDED." in success and "Never replace, weaken or contradict" in success
+    assert failure.startswith("# Role: skill editor (proposal)\n") and success.startswith(
+        "# Role: skill editor (proposal)\n"
+    )
+    assert (
+        failure.partition("# The skill (frozen for this run)")[2]
+        == success.partition("# The skill (frozen for this run)")[2]
+    )
+
+
+@pytest.mark.anyio
+async def test_an_edit_aimed_at_a_file_the_skill_does_not_have_is_moved_to_skill_md_not_dropped() -> None:
+    copied = {"file": "references/forms.md", "op": "append_to_section", "target_section": "## Tips"}
+    (ctx, trajectory, analysis), _ = _run([{**copied, "content": "- Check every date."}])
+    result = await propose(ctx, trajectory, analysis)
+    assert [(e.file, e.target_section, e.content) for e in result.patch.edits] == [
+        ("SKILL.md", "## Tips", "- Check every date.")
+    ]
+    assert result.dropped == [] and "references/forms.md" in result.repaired[0]
+    assert result.to_record()["repaired"] == result.repaired
+
+
+@pytest.mark.anyio
+async def test_an_edit_to_a_linked_reference_file_that_nothing_creates_becomes_its_create() -> None:
+    edits = [
+        {**TIP, "content": "- For dates, read references/dates.md."},
+        {
+            "file": "references/dates.md",
+            "op": "append_to_section",
+            "target_section": "## Formats",
+            "content": "Use ISO.",
+        },
+    ]
+    (ctx, trajectory, analysis), _ = _run(edits)
+    result = await propose(ctx, trajectory, analysis)
+    assert [(e.file, e.op) for e in result.patch.edits] == [
+        ("SKILL.md", "append_to_section"),
+        ("references/dates.md", "create"),
+    ]
+    assert result.patch.edits[1].content == "## Formats\n\nUse ISO.\n" and result.dropped == []
+
+
+@pytest.mark.anyio
+async def test_a_proposal_cut_off_at_max_tokens_fails_rather_than_keeping_a_half_written_edit() -> None:
+    (ctx, trajectory, analysis), provider = _run([])
+    half = {"edits": [{**TIP, "content": "- Check the units of"}]}
+    provider.handler = lambda req: ChatResponse(text=json.dumps(half), stop_reason="max_tokens")
+    with pytest.raises(OutputCutOff, match="max_tokens=8192"):
+        await propose(ctx, trajectory, analysis)

@@ -48,6 +48,7 @@ __all__ = [
     "render_markdown",
     "resolve_model",
     "resume",
+    "stage_models",
 ]
 
 
@@ -63,11 +64,35 @@ def _open_llm(workspace: Any, model: str, workers: int, budget: Any) -> ChatLLM:
     """The run's LLM: its call log goes to the store; no response cache (resume comes from the run's
     saved analyses and patches, and a cache would make a rerun with another seed repeat old answers).
     Opening it checks the model string and the provider's credentials before anything is recorded.
-    One client carries all `workers` calls in flight: its connection pool costs the same per call at
-    any size (`trace2skill.llm.transport`), and one pool reuses every idle connection."""
+    One client carries all `workers` calls in flight, so one connection pool (the SDK's own HTTP client,
+    `trace2skill.llm.provider`) reuses every idle connection."""
     from trace2skill.llm import open_llm
 
     return open_llm(model, call_log=workspace.traces.log_calls, budget=budget, concurrency=workers, home=workspace.home)
+
+
+def stage_models(config: EvolutionConfig) -> tuple[str, str]:
+    """(analysts' model, editor's model): `analyst_model` and `merge_model`, each else the run's model.
+
+    The editor writes proposals, merges, repairs and the create-mode draft (`evolve.stages`)."""
+    analyst, editor = config.analyst_model, config.merge_model
+    base = config.model
+    if analyst is None or editor is None:
+        base = resolve_model(config).model
+    return analyst or base or "", editor or base or ""
+
+
+async def _open_llms(workspace: Any, models: tuple[str, ...], workers: int, budget: Any) -> dict[str, ChatLLM]:
+    """One LLM per distinct model string, all on one call log and one budget (which caps them together)."""
+    opened: dict[str, ChatLLM] = {}
+    try:
+        for model in dict.fromkeys(models):
+            opened[model] = _open_llm(workspace, model, workers, budget)
+    except BaseException:
+        for llm in opened.values():
+            await llm.aclose()  # type: ignore[attr-defined]
+        raise
+    return opened
 
 
 def _limit_budget(budget: Any, traces: Any, config: EvolutionConfig, run_id: str) -> None:
@@ -78,14 +103,15 @@ def _limit_budget(budget: Any, traces: Any, config: EvolutionConfig, run_id: str
     budget.tokens = None if config.budget_tokens is None else max(0, config.budget_tokens - used)
 
 
-def _llm_settings(traces: Any, config: EvolutionConfig | None, resume: str | None) -> tuple[str, int]:
-    """(model, workers) of the run about to start or resume; only workers and budgets change on resume."""
+def _llm_settings(traces: Any, config: EvolutionConfig | None, resume: str | None) -> tuple[EvolutionConfig, int]:
+    """(configuration whose models to open, workers) of the run about to start or resume; only workers
+    and budgets change on resume, so a resumed run keeps its stored per-stage models."""
     if resume is None:
         if config is None:
             raise InvalidInput("an evolution needs a configuration (or a run to resume)")
-        return resolve_model(config).model or "", config.workers
+        return config, config.workers
     stored = EvolutionConfig.model_validate((traces.get_run(resume).get("config") or {}).get("evolution") or {})
-    return resolve_model(stored).model or "", (config or stored).workers
+    return stored, (config or stored).workers
 
 
 async def evolve_async(
@@ -105,28 +131,33 @@ async def evolve_async(
     from trace2skill.workspace import Workspace
 
     ws = workspace or Workspace.open()
-    run_llm: ChatLLM | None = None
+    opened: dict[str, ChatLLM] = {}
+    analyst_llm = editor_llm = llm
     try:
         budget = Budget()
         if llm is None:
-            model, workers = _llm_settings(ws.traces, config, resume)
-            run_llm = _open_llm(ws, model, workers, budget)
-            if config is not None and resume is None:
-                config = config.model_copy(update={"model": model})
+            settings, workers = _llm_settings(ws.traces, config, resume)
+            analyst_model, editor_model = stage_models(settings)
+            opened = await _open_llms(ws, (analyst_model, editor_model), workers, budget)
+            analyst_llm, editor_llm = opened[analyst_model], opened[editor_model]
+            chosen = configured_model(config.model) if config is not None and resume is None else None
+            if config is not None and chosen is not None:  # recorded, so a resume opens the same model
+                config = config.model_copy(update={"model": chosen[0]})
         prepared = prepare_run(ws.traces, ws.skills, config, resume=resume, fresh=fresh)
         _limit_budget(budget, ws.traces, prepared.config, prepared.run_id)
         return await run_pipeline(
             ws.traces,
             ws.skills,
-            llm or run_llm,  # type: ignore[arg-type]
+            analyst_llm,  # type: ignore[arg-type]
             prepared,
             progress=progress,
             resolve_evaluator=evaluator_for,
             protected=protected,
+            editor_llm=editor_llm,
         )
     finally:
-        if run_llm is not None:
-            await run_llm.aclose()  # type: ignore[attr-defined]
+        for one in opened.values():
+            await one.aclose()  # type: ignore[attr-defined]
         if workspace is None:
             ws.close()
 

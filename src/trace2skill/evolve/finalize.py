@@ -75,7 +75,7 @@ async def finalize(ctx: RunContext, patch: Patch) -> Finalized:
     first = check_patch(base, patch, protected=ctx.protected, repair_pending=True)
     repaired: list[Edit] = []
     if first.unanchored:
-        repaired = await repair_anchors(ctx.llm, base, first.unanchored, run_id=ctx.run_id)
+        repaired = await repair_anchors(ctx.llm_for("repair"), base, first.unanchored, run_id=ctx.run_id)
     position = {e.id: i for i, e in enumerate(patch.edits)}
     edits = sorted([*first.patch.edits, *repaired], key=lambda e: position.get(e.id, len(position)))
     second = check_patch(base, patch.model_copy(update={"edits": edits}), protected=ctx.protected)
@@ -84,7 +84,7 @@ async def finalize(ctx: RunContext, patch: Patch) -> Finalized:
     if not applied.applied:
         return Finalized(base, [], dropped, repair_calls=len(first.unanchored))
     fixed = await validate_and_fix(
-        ctx.llm,
+        ctx.llm_for("repair"),
         applied.skill,
         max_rounds=MAX_FIX_ROUNDS,
         protected=ctx.protected,

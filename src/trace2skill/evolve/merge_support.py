@@ -8,6 +8,7 @@ trajectories support each merged edit. A merged edit names the input edits it ca
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ __all__ = [
     "merge_levels",
     "number_edits",
     "passthrough",
+    "trace_by_content",
 ]
 
 T = TypeVar("T")
@@ -85,10 +87,12 @@ def attach_support(merged: Patch, inputs: Sequence[Patch]) -> tuple[Patch, list[
     own support is the union of its inputs' support (every trajectory that fed this merge).
     """
     index: dict[str, list[str]] = {}
+    originals: list[Edit] = []
     for patch in inputs:
         for edit in patch.edits:
             if edit.id is not None:
                 index[edit.id] = edit_support(edit, patch)
+                originals.append(edit)
     problems: list[str] = []
     kept: list[Edit] = []
     for i, edit in enumerate(merged.edits, start=1):
@@ -96,6 +100,14 @@ def attach_support(merged: Patch, inputs: Sequence[Patch]) -> tuple[Patch, list[
         sources = list(dict.fromkeys(edit.sources))
         valid = [s for s in sources if s in index]
         unknown = [s for s in sources if s not in index]
+        if not valid:
+            traced = trace_by_content(edit, originals)
+            if traced:
+                problems.append(
+                    f"merged edit {name} ({edit.op} on {edit.file}) named no input edit; "
+                    f"traced by its content to {', '.join(traced)}"
+                )
+                valid = traced
         if not valid:
             named = f" (unknown: {', '.join(unknown)})" if unknown else ""
             problems.append(
@@ -110,8 +122,38 @@ def attach_support(merged: Patch, inputs: Sequence[Patch]) -> tuple[Patch, list[
     return merged.model_copy(update={"edits": kept, "support": support}), problems
 
 
-def passthrough(inputs: Sequence[Patch]) -> Patch:
-    """What a failed merge yields: its inputs concatenated, ids and support kept.
+TRACE_SIMILARITY = 0.8
+"""How alike (difflib ratio of the edit's file, operation and text) a merged edit must be to an input edit
+for code to trace it there when the model named no source."""
+
+
+def _edit_text(edit: Edit) -> str:
+    return " ".join(" ".join(x.split()) for x in (edit.content, edit.old_text, edit.target_text) if x)
+
+
+def trace_by_content(edit: Edit, originals: Sequence[Edit]) -> list[str]:
+    """Input edit ids whose file and operation match `edit` and whose text is nearly the same.
+
+    Small models often merge well but leave `sources` empty; an edit that is close to an input
+    edit is that edit, kept or lightly reworded. Anything else stays untraced (and is removed),
+    so an invented edit still cannot enter the skill.
+    """
+    text = _edit_text(edit)
+    if not text:
+        return []
+    traced = []
+    for original in originals:
+        if original.id is None or original.file != edit.file or original.op != edit.op:
+            continue
+        other = _edit_text(original)
+        if other and difflib.SequenceMatcher(None, text, other, autojunk=False).ratio() >= TRACE_SIMILARITY:
+            traced.append(original.id)
+    return traced
+
+
+def passthrough(inputs: Sequence[Patch], *, why: str = "merge failed") -> Patch:
+    """What a failed merge yields: its inputs concatenated, ids and support kept (also how the merged
+    pieces of a split group are put side by side, `why` saying which).
 
     Edits without support inherit their patch's. If the concatenation exceeds
     LIMITS.edits_per_patch, the edits with the most support are kept (ties: earlier first, order
@@ -127,9 +169,7 @@ def passthrough(inputs: Sequence[Patch]) -> Patch:
         best = sorted(range(len(edits)), key=lambda i: (-len(edits[i].support), i))[:limit]
         left_out = len(edits) - limit
         edits = [edits[i] for i in sorted(best)]
-        reasoning.append(
-            f"merge failed; passed {limit} input edits through and left out {left_out} with the least support"
-        )
+        reasoning.append(f"{why}; passed {limit} input edits through and left out {left_out} with the least support")
     return Patch(
         edits=edits,
         reasoning="\n\n".join(reasoning),

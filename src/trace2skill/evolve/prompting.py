@@ -21,10 +21,24 @@ _SKILL_CHARS = 240_000
 """Text of the skill shown to the model; files beyond it are listed by name only."""
 
 
+def _read(name: str) -> str:
+    return (files("trace2skill.evolve") / "prompts" / f"{name}.md").read_text(encoding="utf-8")
+
+
 @cache
 def load_prompt(name: str) -> str:
-    """The text of `prompts/<name>.md`, with the shared fragments filled in."""
-    text = (files("trace2skill.evolve") / "prompts" / f"{name}.md").read_text(encoding="utf-8")
+    """The text of `prompts/<name>.md`, with the shared fragments filled in.
+
+    A variant is named after a dot: `merger.success` is `merger.md` with `{{evidence}}` replaced by
+    `merger_success.md`; the bare name takes the `failure` variant. Variants differ only in that
+    section, so each stays byte-identical across its calls (one cached prefix per variant).
+    """
+    base, _, variant = name.partition(".")
+    text = _read(base)
+    if "{{evidence}}" in text:
+        text = text.replace("{{evidence}}", _read(f"{base}_{variant or 'failure'}").strip())
+    elif variant:
+        raise ValueError(f"prompt {base!r} has no variants (asked for {name!r})")
     if "{{edit_ops}}" in text:
         text = text.replace("{{edit_ops}}", load_prompt("edit_ops").strip())
     return text.replace("{{skill_md_budget}}", str(SKILL_MD_LINE_BUDGET)).replace(

@@ -1,41 +1,52 @@
 """Patch proposal: one analysis becomes one small patch of edit operations against S0.
 
-The proposer sees only the analysis (never the trajectory's reference). Its patch is numbered
-(`a<index>.e<k>`), stamped with the trajectory it came from as support, scrubbed of any edit that
-quotes the reference, and run through the guardrails before it joins the merge: unsafe paths,
-protected files, overlapping edits, and a `create` without its link (or a link without its
-`create`) are dropped here, while anchors that do not match exactly are kept for repair after the
-merge.
+The proposer sees only the analysis (never the trajectory's reference), under the prompt variant for
+its evidence: a failed run's lessons are fixes, a successful run's are added conservatively (the
+paper's success-only arm was its most volatile). Its patch is numbered (`a<index>.e<k>`), stamped
+with the trajectory it came from as support, scrubbed of any edit that quotes the reference, has
+edits aimed at missing files repaired (`retarget`), and runs through the guardrails before it joins
+the merge: unsafe paths, protected files, overlapping edits, and a `create` without its link (or a
+link without its `create`) are dropped here, while anchors that do not match exactly are kept for
+repair after the merge.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from trace2skill.errors import OutputCutOff
 from trace2skill.evolve.context import RunContext
 from trace2skill.evolve.guardrails import check_patch
 from trace2skill.evolve.leaks import ReferenceGuard
 from trace2skill.evolve.merge_support import number_edits
+from trace2skill.evolve.retarget import retarget_missing
 from trace2skill.evolve.schemas import Analysis, PatchOut
+from trace2skill.evolve.stages import cut_off
 from trace2skill.llm.types import ChatMessage
 from trace2skill.models import Patch, Trajectory
 
-__all__ = ["ProposalResult", "propose", "render_analysis"]
+__all__ = ["ProposalResult", "propose", "proposer_role", "render_analysis"]
 
 _TASK_CHARS = 600
 
 
 class ProposalResult:
-    """The patch that goes on to the merge, and the edits the checks threw away (as dicts)."""
+    """The patch that goes on to the merge, the edits the checks threw away (as dicts), and the repairs made."""
 
-    __slots__ = ("dropped", "patch")
+    __slots__ = ("dropped", "patch", "repaired")
 
-    def __init__(self, patch: Patch, dropped: list[dict[str, Any]]) -> None:
+    def __init__(self, patch: Patch, dropped: list[dict[str, Any]], repaired: list[str] | None = None) -> None:
         self.patch = patch
         self.dropped = dropped
+        self.repaired = repaired or []
 
     def to_record(self) -> dict[str, Any]:
-        return {**self.patch.model_dump(mode="json"), "dropped": self.dropped}
+        return {**self.patch.model_dump(mode="json"), "dropped": self.dropped, "repaired": self.repaired}
+
+
+def proposer_role(analysis: Analysis) -> str:
+    """The prompt variant for the evidence behind the analysis."""
+    return "proposer.success" if analysis.kind == "success" else "proposer.failure"
 
 
 def render_analysis(trajectory: Trajectory, analysis: Analysis) -> str:
@@ -60,10 +71,11 @@ async def propose(ctx: RunContext, trajectory: Trajectory, analysis: Analysis) -
     support = [analysis.trajectory_id]
     if not analysis.lessons:
         return ProposalResult(Patch(support=support), [])
-    request = ctx.request(
-        "proposer", [ChatMessage(role="user", content=render_analysis(trajectory, analysis))], purpose="propose"
-    )
-    out, _ = await ctx.llm.structured(request, PatchOut)
+    message = ChatMessage(role="user", content=render_analysis(trajectory, analysis))
+    request = ctx.request(proposer_role(analysis), [message], purpose="propose")
+    out, response = await ctx.editor.structured(request, PatchOut)
+    if cut_off(response):  # it parsed, but its last edit may be cut short: never apply half an edit
+        raise OutputCutOff(f"the proposal stopped at max_tokens={request.max_tokens}; raise OutputBudgets.proposal")
     raw = out.to_patch()
     guard = ReferenceGuard(trajectory.reference)
     dropped: list[dict[str, Any]] = []
@@ -74,7 +86,8 @@ async def propose(ctx: RunContext, trajectory: Trajectory, analysis: Analysis) -
         else:
             kept.append(edit.model_copy(update={"support": support}))
     patch = number_edits(raw.model_copy(update={"edits": kept, "support": support}), f"a{analysis.index}")
-    return ProposalResult(*screen(ctx, patch, dropped))
+    patch, repaired = retarget_missing(ctx.base, patch, protected=ctx.protected)
+    return ProposalResult(*screen(ctx, patch, dropped), repaired)
 
 
 def screen(ctx: RunContext, patch: Patch, dropped: list[dict[str, Any]]) -> tuple[Patch, list[dict[str, Any]]]:

@@ -23,7 +23,7 @@ import anyio
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from trace2skill.errors import BudgetExceeded, InvalidInput, ProviderError
+from trace2skill.errors import BudgetExceeded, InvalidInput, OutputCutOff, ProviderError
 from trace2skill.llm.accounting import UsageTotals
 from trace2skill.llm.budget import Budget
 from trace2skill.llm.cache import ResponseCache
@@ -154,7 +154,8 @@ class LLM:
         return response
 
     async def structured(self, request: ChatRequest, schema: type[M]) -> tuple[M, ChatResponse]:
-        """A validated `schema` instance and the response; one repair round, then ProviderError.
+        """A validated `schema` instance and the response; one repair round, then ProviderError
+        (`OutputCutOff` when the last answer stopped at max_tokens, so a caller can ask for less).
 
         After a repair the returned response carries the usage and cost of both calls.
         """
@@ -180,7 +181,8 @@ class LLM:
         value, problem2 = parse_answer(second.text, schema)
         if value is None:
             problem2 = self._explain(problem2, second, repair)
-            raise ProviderError(
+            cut = second.stop_reason in ("max_tokens", "length")
+            raise (OutputCutOff if cut else ProviderError)(
                 f"{self.provider.name}:{second.model or self.provider.model} gave no valid {schema.__name__} "
                 f"after one repair round: {problem2}"
             )

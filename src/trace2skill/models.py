@@ -615,7 +615,7 @@ class EvolutionConfig(BaseModel):
     balance: bool = True
     budget_usd: float | None = Field(default=None, ge=0)
     budget_tokens: int | None = Field(default=None, ge=0)
-    max_analyst_turns: int = Field(default=8, ge=1, le=200)
+    max_analyst_turns: int = Field(default=20, ge=1, le=200)
     require_confirmed_fix: bool = True
     task_description: str | None = None
     evaluator: str | None = Field(
@@ -631,6 +631,21 @@ class EvolutionConfig(BaseModel):
         description="Learn from exactly these runs (outcome and limit still apply; skill, tags and dates do not).",
     )
     publish: bool = Field(default=True, description="Publish the new version; False keeps it in the history only.")
+    base_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Deepen this version (e.g. an unpublished draft) instead of the published one.",
+    )
+    any_version: bool = Field(
+        default=False, description="Learn from runs of any version of the skill, not only the base version's."
+    )
+    analyst: Literal["agentic", "single"] = Field(
+        default="agentic",
+        description="Failures: an agent that checks its fix with the scorer (or the LLM judge), or one call.",
+    )
+    analyst_model: str | None = Field(default=None, description="Model of the analysts (default: `model`).")
+    merge_model: str | None = Field(default=None, description="Model of proposals and merges (default: `model`).")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Where the provider takes one.")
 
 
 class EvolutionReport(BaseModel):

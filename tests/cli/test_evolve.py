@@ -179,3 +179,71 @@ def test_bad_options_are_one_line_errors(home: Path) -> None:
     assert json.loads(_invoke(home, "runs", "list", "--json").stdout) == []  # nothing recorded
     unknown = _invoke(home, "runs", "show", "r_nope")
     assert unknown.exit_code == 1 and "no evolution run" in unknown.stderr
+
+
+def test_every_new_option_is_explained_in_help(home: Path) -> None:
+    shown = _invoke(home, "evolve", "--help").stdout
+    for option in ("--any-version", "--analyst ", "--analyst-model", "--merge-model", "--temperature"):
+        assert option in shown
+    for option in ("--suite SUITE[:SPLIT]", "--train N", "--seeds K"):
+        assert option in shown
+    assert "every version of the" in shown and "roll the draft out" in shown and "keep the best" in shown
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--temperature", "5"], "Error: temperature: "),
+        (["--train", "5"], "Error: --train is the number of tasks the draft is rolled out on; it needs --suite"),
+        (["--suite", "toy.jsonl"], "Error: --suite is for --mode create"),
+        (["--seeds", "2", "--limit", "5"], "Error: --seeds needs --gate SUITE:SPLIT"),
+        (["--seeds", "2", "--gate", "toy.jsonl:test"], "Error: --seeds needs --limit N"),
+        (["--seeds", "0", "--gate", "toy.jsonl:test"], "Error: --seeds must be between 1 and 10, got 0"),
+        (["--mode", "create", "--suite", "toy.jsonl", "--train", "0"], "Error: --train must be 1 or more"),
+        (["--mode", "create", "--suite", "toy.jsonl", "--dry-run"], "Error: --dry-run estimates one evolution"),
+    ],
+)
+def test_bad_values_of_the_new_options_are_one_line_and_record_nothing(home: Path, args: list[str], line: str) -> None:
+    result = _invoke(home, "evolve", "sheets", "--model", "scripted", *args)
+    assert result.exit_code == 1 and result.stderr.startswith(line), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(_invoke(home, "runs", "list", "--json").stdout) == []
+
+
+def test_an_unknown_analyst_is_refused_by_name(home: Path) -> None:
+    result = _invoke(home, "evolve", "sheets", "--analyst", "psychic")
+    assert result.exit_code == 2 and "Invalid value for '--analyst'" in result.stderr
+
+
+def test_runs_of_other_versions_are_left_out_unless_any_version_takes_them(
+    tmp_path: Path, server: FakeLLMServer
+) -> None:
+    folder = tmp_path / "versions"
+    ws = Workspace.open(Home(folder))
+    ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
+    ws.skills.commit(make_skill("sheets", filler_lines=2), parent=1, author="human", changelog=["notes"])
+    for seed, n, version in ((4, 12, 1), (6, 8, 2)):
+        ws.traces.add_many(t.model_copy(update={"skill_version": version}) for t in make_trajectories(n, seed=seed))
+    ws.close()
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+
+    first = _invoke(folder, "evolve", "sheets", "--model", model, "--json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert report["base_version"] == 2 and report["trajectories"] == 8
+    assert any("left out 12 runs not made with the base version v2 (v1: 12)" in n for n in report["notes"])
+    shown = json.loads(_invoke(folder, "runs", "show", report["run_id"], "--json").stdout)
+    assert shown["config"]["versions"] == {"v2": 8}
+
+    nothing = _invoke(folder, "evolve", "sheets", "--model", model)  # version 3 has made no runs yet
+    assert nothing.exit_code == 1 and len(nothing.stderr.strip().splitlines()) == 1
+    assert "none of skill 'sheets' made with its base version v3" in nothing.stderr
+    assert "20 runs of other versions match (v1: 12, v2: 8): add --any-version" in nothing.stderr
+
+    wide = _invoke(folder, "evolve", "sheets", "--model", model, "--any-version", "--json")
+    assert wide.exit_code == 0, wide.output
+    widened = json.loads(wide.stdout)
+    assert widened["base_version"] == 3 and widened["trajectories"] == 20
+    shown = json.loads(_invoke(folder, "runs", "show", widened["run_id"], "--json").stdout)
+    assert shown["config"]["versions"] == {"v1": 12, "v2": 8}
+    assert shown["config"]["evolution"]["any_version"] is True

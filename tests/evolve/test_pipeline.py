@@ -116,7 +116,7 @@ async def test_fresh_starts_a_new_run_instead_of_resuming(ws: Workspace) -> None
     other = await evolve_async(_config(), workspace=ws, llm=llm2, fresh=True)
     assert failed.status == "failed" and other.run_id != failed.run_id and not other.resumed
     llm3, _ = _llm(ws)
-    changed = await evolve_async(_config(seed=3), workspace=ws, llm=llm3)
+    changed = await evolve_async(_config(seed=3, any_version=True), workspace=ws, llm=llm3)  # v2 made no runs
     assert changed.run_id not in (failed.run_id, other.run_id)
 
 
@@ -158,6 +158,8 @@ async def test_create_mode_drafts_the_base_version_before_learning(tmp_path: Pat
     )
     assert "name: ledger" in ws.skills.load("ledger", 1).skill_md
     assert ws.skills.published_version("ledger") == 2
+    (note,) = [n for n in report.notes if n.startswith("create mode")]
+    assert "none of them used it" in note and "(no recorded version: 6)" in note  # the draft made none of the runs
     ws.close()
 
 
@@ -179,6 +181,7 @@ async def test_a_create_run_that_failed_after_drafting_resumes_without_drafting_
     again = await evolve_async(config, workspace=ws, llm=llm2)
     assert again.run_id == failed.run_id and again.status == "succeeded" and again.new_version == 2
     assert not [r for r in provider.requests if r.purpose == "draft"]
+    assert any("none of them used it" in note for note in again.notes)  # the selection's notes survive a resume
     ws.close()
 
 

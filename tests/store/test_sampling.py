@@ -52,6 +52,15 @@ def test_a_sample_respects_every_filter(big: TraceStore) -> None:
     assert {t.outcome.status for t in picked} == {"failure", "partial"}
 
 
+def test_drawn_samples_keep_to_the_version_filter(store: TraceStore) -> None:
+    fill(store, ["success"] * 1000, skill_version=1)
+    fill(store, ["failure"] * 1000)  # no recorded version
+    picked = store.sample(30, seed=2, skill_version=1)  # 30 of 2,000 keys: drawn, not listed
+    assert len(picked) == 30 and {t.skill_version for t in picked} == {1}
+    unversioned = store.sample(30, seed=2, skill_version=[None], balance=True)
+    assert len(unversioned) == 30 and {t.skill_version for t in unversioned} == {None}
+
+
 def test_asking_for_more_than_match_returns_every_match_once(big: TraceStore) -> None:
     picked = big.sample_ids(5000, seed=3, outcome="failure")
     assert len(picked) == len(set(picked)) == 500

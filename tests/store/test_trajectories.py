@@ -220,6 +220,26 @@ def test_text_search_covers_task_answer_and_feedback_and_treats_punctuation_as_t
         store.filter(text=' " * ')
 
 
+def test_a_version_filter_keeps_those_versions_and_none_means_runs_without_one(
+    store: TraceStore, make_trajectory: MakeTrajectory
+) -> None:
+    for i, version in enumerate([1, 2, 2, None, 3, None]):
+        store.add(make_trajectory(i, skill_version=version))
+    assert [t.metadata["n"] for t in store.filter(skill_version=2)] == [2, 1]
+    assert [t.metadata["n"] for t in store.filter(skill_version=[2, None])] == [5, 3, 2, 1]
+    assert [t.metadata["n"] for t in store.filter(skill_version=[None])] == [5, 3]
+    assert store.filter(skill_version=[]) == []
+    assert store.count(skill_version=[1, 3]) == 2 and store.count(skill_version=2, skill="pdf") == 0
+    assert {s.skill_version for s in store.summaries(skill_version=[3, None])} == {3, None}
+    assert {t.skill_version for t in store.sample(10, seed=1, skill_version=[1, None])} == {1, None}
+    assert store.count_by_version(skill="xlsx") == {1: 1, 2: 2, 3: 1, None: 2}
+    assert store.count_by_version(skill="pdf") == {}
+    with pytest.raises(InvalidInput, match="skill_version must be a version number"):
+        store.filter(skill_version=0)
+    with pytest.raises(InvalidInput, match="got '2'"):
+        store.count(skill_version=["2"])  # type: ignore[list-item]
+
+
 def test_an_unknown_outcome_filter_is_refused(store: TraceStore) -> None:
     with pytest.raises(InvalidInput, match="unknown outcome 'failed'"):
         store.filter(outcome="failed")

@@ -10,6 +10,8 @@ both scores kept beside it (`skills history` shows them), and the report says wh
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,7 +24,16 @@ from trace2skill.evolve.progress import ProgressCallback, ignore_progress
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.skills_store import SkillScore
 
-__all__ = ["GateResult", "GateSpec", "decide", "evolve_gated", "measure_versions", "parse_gate"]
+__all__ = [
+    "GateResult",
+    "GateSpec",
+    "apply_gate",
+    "decide",
+    "evolve_gated",
+    "measure_versions",
+    "parse_gate",
+    "rollout_llm",
+]
 
 
 @dataclass(frozen=True)
@@ -185,18 +196,50 @@ async def evolve_gated(
         resume=resume,
         progress=progress,
     )
+    return await apply_gate(
+        config,
+        gate,
+        report,
+        workspace=workspace,
+        gate_llm=gate_llm,
+        settings=settings,
+        workers=workers,
+        progress=progress,
+    )
+
+
+@asynccontextmanager
+async def rollout_llm(workspace: Any, model: str, llm: ChatModel | None, workers: int) -> AsyncIterator[ChatModel]:
+    """`llm` when given, else a client of `model` opened for these rollouts and closed after them."""
+    if llm is not None:
+        yield llm
+        return
+    from trace2skill.llm import open_llm
+
+    own = open_llm(model, call_log=workspace.traces.log_calls, concurrency=workers, home=workspace.home)
+    try:
+        yield own
+    finally:
+        await own.aclose()
+
+
+async def apply_gate(
+    config: EvolutionConfig,
+    gate: GateSpec,
+    report: EvolutionReport,
+    *,
+    workspace: Any,
+    gate_llm: ChatModel | None = None,
+    settings: RolloutSettings | None = None,
+    workers: int = 4,
+    progress: ProgressCallback = ignore_progress,
+) -> EvolutionReport:
+    """Measure a finished evolution's new version against its base on the gate split; publish it or reject it."""
     if report.status != "succeeded" or report.new_version is None or report.base_version is None:
         return report
-    model = (settings.model if settings else None) or config.model or ""
-    rollout_settings = settings or RolloutSettings(model=model)
-    own_llm = None
-    if gate_llm is None:
-        from trace2skill.llm import open_llm
-
-        own_llm = gate_llm = open_llm(
-            rollout_settings.model, call_log=workspace.traces.log_calls, concurrency=workers, home=workspace.home
-        )
-    try:
+    suite = load_suite(gate.suite, gate.data)
+    rollout_settings = settings or RolloutSettings(model=config.model or "")
+    async with rollout_llm(workspace, rollout_settings.model, gate_llm, workers) as agent:
         result = await measure_versions(
             workspace,
             config.skill,
@@ -204,7 +247,7 @@ async def evolve_gated(
             report.new_version,
             suite,
             gate.split,
-            gate_llm,
+            agent,
             rollout_settings,
             margin=gate.margin,
             limit=gate.limit,
@@ -212,9 +255,6 @@ async def evolve_gated(
             tags=(f"evolve:{report.run_id}",),
             progress=progress,
         )
-    finally:
-        if own_llm is not None:
-            await own_llm.aclose()
     _record_scores(workspace, config.skill, result, report.run_id)
     report.gate = result.to_dict()
     if result.passed:

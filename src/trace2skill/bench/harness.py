@@ -155,20 +155,18 @@ async def _evolve(
     from trace2skill.evolve import evolve_async
 
     earlier = state.get(str(seed))
-    evaluator_for = (lambda _t: None) if config.analyst == "single" else None
     if earlier:
         run = workspace.traces.get_run(earlier)
         if run.get("status") not in ("running", "failed"):
             return EvolutionReport.model_validate(
                 run.get("report") or {"run_id": earlier, "skill": skill, "status": "failed"}
             )
-        return await evolve_async(
-            workspace=workspace, llm=llm, resume=earlier, progress=progress, evaluator_for=evaluator_for
-        )  # type: ignore[arg-type]
+        return await evolve_async(workspace=workspace, llm=llm, resume=earlier, progress=progress)  # type: ignore[arg-type]
     evolution = EvolutionConfig(
         skill=skill,
         model=config.model,
         analysts=config.analysts,
+        analyst=config.analyst,
         fan_in=config.fan_in,
         workers=config.workers,
         limit=config.evolve_limit,
@@ -182,7 +180,6 @@ async def _evolve(
         workspace=workspace,
         llm=llm,
         progress=progress,
-        evaluator_for=evaluator_for,
         fresh=True,  # type: ignore[arg-type]
     )
     state[str(seed)] = report.run_id

@@ -29,6 +29,8 @@ _LABELS = {
     "apply": "apply",
     "commit": "commit",
 }
+_ROLLOUT_STAGES = ("rollout", "pick", "gate")
+"""Stages of the agent's rollouts (create mode's draft, the seeds' pick, the gate), labelled by their own name."""
 
 
 class StageBars:
@@ -48,11 +50,12 @@ class StageBars:
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, event: Any) -> None:
-        if event.stage not in _LABELS:
+        label = _LABELS.get(event.stage) or (event.stage if event.stage.startswith(_ROLLOUT_STAGES) else None)
+        if label is None:
             return
         task = self.tasks.get(event.stage)
         if task is None:
-            task = self.tasks[event.stage] = self.progress.add_task(_LABELS[event.stage], total=event.total, note="")
+            task = self.tasks[event.stage] = self.progress.add_task(label, total=event.total, note="")
         self.progress.update(task, completed=event.done, total=event.total, note=event.message[:60])
 
     def __enter__(self) -> StageBars:
@@ -83,6 +86,21 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 @click.argument("name")
 @click.option("--mode", type=click.Choice(["deepen", "create"]), help="Deepen an existing skill or create one.")
 @click.option("--analysts", type=click.Choice(["error", "success", "combined"]), help="Which runs to learn from.")
+@click.option(
+    "--analyst",
+    type=click.Choice(["agentic", "single"]),
+    help="Failures: an agent that proves its fix with the scorer (default), or one unchecked call each.",
+)
+@click.option("--analyst-model", metavar="MODEL", help="Model of the analysts (default: --model).")
+@click.option("--merge-model", metavar="MODEL", help="Model of the proposals, merges and repairs (default: --model).")
+@click.option("--temperature", type=float, metavar="T", help="Sampling temperature of the evolution's calls (0-2).")
+@click.option(
+    "--any-version",
+    "any_version",
+    is_flag=True,
+    default=None,
+    help="Learn from runs of every version of the skill, not only those made with the version being evolved.",
+)
 @click.option("--fan-in", "fan_in", type=int, help="Patches merged per merge call (default 5).")
 @click.option("--workers", type=int, help="Trajectories analysed at once (default 16).")
 @click.option(
@@ -111,7 +129,26 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 )
 @click.option("--gate-margin", type=float, default=0.0, show_default=True, help="Allowed drop in pass rate (0-1).")
 @click.option("--gate-limit", type=int, help="Measure on at most N tasks of the gate split (a fixed sample).")
-@click.option("--gate-workers", type=int, default=4, show_default=True, help="Gate rollouts run at once.")
+@click.option(
+    "--gate-workers", type=int, default=4, show_default=True, help="Rollouts (gate, --suite, --seeds) run at once."
+)
+@click.option(
+    "--suite",
+    "suite",
+    metavar="SUITE[:SPLIT]",
+    help="Create mode: roll the draft out on this split (default evolve) and learn from its own runs.",
+)
+@click.option(
+    "--train", type=int, metavar="N", help="Tasks of the --suite split the draft is rolled out on (default 50)."
+)
+@click.option(
+    "--seeds",
+    type=int,
+    metavar="K",
+    default=1,
+    show_default=True,
+    help="Evolve K candidates (their --limit samples differ), keep the best on the evolve split (--gate or --suite).",
+)
 @click.option("--data", "data_dir", help="Folder holding the built-in suites' data (default $TRACE2SKILL_DATA).")
 @click.option("--task-description", help="What the skill is for (create mode).")
 @click.option("--strategy", type=click.Choice(["parallel", "sequential"]), help="sequential: the baseline.")
@@ -135,22 +172,43 @@ def evolve(
     gate_limit: int | None,
     gate_workers: int,
     data_dir: str | None,
+    suite: str | None,
+    train: int | None,
+    seeds: int,
     **options: Any,
 ) -> None:
     """Improve skill NAME from its recorded trajectories (Trace2Skill).
 
+    Only runs made with the version being evolved are used (--any-version takes every version's).
     With --gate SUITE:SPLIT the new version is measured against the published one on that split and
     published only if it is not worse by more than --gate-margin; otherwise it stays in the history.
+    With --mode create --suite SUITE the draft is rolled out on the suite first and learned from.
     """
     from trace2skill.evolve import estimate, evolve_async
     from trace2skill.evolve.report import render_markdown
 
     config = _config(name, options)
-    gate_spec = None
+    gate_spec = create_spec = None
     if gate is not None:
         from trace2skill.bench.gate import parse_gate
 
         gate_spec = parse_gate(gate, margin=gate_margin, limit=gate_limit, data=data_dir)
+    if train is not None and suite is None:
+        raise InvalidInput("--train is the number of tasks the draft is rolled out on; it needs --suite")
+    measured = suite is not None or seeds != 1
+    if measured:
+        from trace2skill.bench.create import parse_suite
+        from trace2skill.bench.measured import check_measured
+
+        create_spec = parse_suite(suite, train=train, data=data_dir) if suite is not None else None
+        check_measured(config, create_spec, gate_spec, seeds)
+        if dry_run:
+            raise InvalidInput("--dry-run estimates one evolution from recorded runs; leave out --suite and --seeds")
+        if resume_run is not None:
+            raise InvalidInput(
+                "--resume continues one evolution run; leave out --suite and --seeds (the same command again "
+                "reuses the draft, the stored rollouts and an unfinished evolution)"
+            )
     ws = state.workspace
     if dry_run:
         est = estimate(config, workspace=ws)
@@ -166,11 +224,27 @@ def evolve(
     err = Console(stderr=True)
     overrides = config if resume_run is None else _resume_overrides(config, options)
     with StageBars(err) as bars:
-        if gate_spec is not None:
-            from trace2skill.bench.gate import evolve_gated
+        if measured or (gate_spec is not None and resume_run is None):
+            from trace2skill.bench.measured import evolve_measured
             from trace2skill.evolve import resolve_model
 
             report: EvolutionReport = run(
+                evolve_measured(
+                    resolve_model(config),
+                    workspace=ws,
+                    create=create_spec,
+                    gate=gate_spec,
+                    seeds=seeds,
+                    workers=gate_workers,
+                    progress=bars,
+                    fresh=fresh,
+                )
+            )
+        elif gate_spec is not None:
+            from trace2skill.bench.gate import evolve_gated
+            from trace2skill.evolve import resolve_model
+
+            report = run(
                 evolve_gated(
                     resolve_model(config),
                     gate_spec,

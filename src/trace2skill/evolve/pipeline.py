@@ -17,9 +17,10 @@ from typing import Any
 
 from trace2skill.errors import BudgetExceeded, Conflict, InvalidInput, NotFound, ProviderError, Trace2SkillError
 from trace2skill.evaluators.base import EvaluatorResolver, resolver_for
-from trace2skill.evolve.analysts import analyse, analysis_kind
-from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM, RunContext
+from trace2skill.evolve.analysts import analyse
+from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM, RunContext, evidence_of
 from trace2skill.evolve.draft import draft_skill
+from trace2skill.evolve.evaluation import is_agentic
 from trace2skill.evolve.finalize import Finalized, finalize, provenance
 from trace2skill.evolve.merge import MergeResult, merge_tree, tree_shape
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, StageCounter, ignore_progress
@@ -27,7 +28,8 @@ from trace2skill.evolve.propose import propose
 from trace2skill.evolve.recorder import RunRecorder
 from trace2skill.evolve.runs import Persister, config_fingerprint, find_resumable, new_run_id
 from trace2skill.evolve.schemas import Analysis
-from trace2skill.evolve.select import select_trajectories
+from trace2skill.evolve.select import VersionScope, select_trajectories, version_scope
+from trace2skill.evolve.stages import OutputBudgets, StageLLM
 from trace2skill.models import EvolutionConfig, EvolutionReport, Patch, Trajectory
 from trace2skill.skills_store import SkillStore
 from trace2skill.store import TraceStore
@@ -56,6 +58,8 @@ class PreparedRun:
     base_version: int | None
     head_version: int | None
     resumed: bool
+    notes: list[str] = field(default_factory=list)
+    """What the selection left out or could not promise (runs of other versions), for the report."""
 
 
 def _head_version(skills: SkillStore, name: str) -> int | None:
@@ -67,6 +71,22 @@ def _head_version(skills: SkillStore, name: str) -> int | None:
         return published if published is not None else skills.head(name).version
     except NotFound:
         return None
+
+
+def _base_of(skills: SkillStore, config: EvolutionConfig) -> int | None:
+    """`config.base_version` when given (it must exist), else the published version, else the newest."""
+    if config.base_version is None:
+        return _head_version(skills, config.skill)
+    if config.mode == "create":
+        raise InvalidInput("a base version is for deepen mode; create mode drafts its own base")
+    return skills.get_version(config.skill, config.base_version).version
+
+
+def _scope(skills: SkillStore, config: EvolutionConfig, base: int | None) -> VersionScope:
+    """Runs of the base version; runs with no recorded version too while the skill has only that one."""
+    if config.mode == "create" or base is None:
+        return VersionScope()
+    return version_scope(config, base, only_version=skills.head(config.skill).version == 1)
 
 
 def prepare_run(
@@ -85,7 +105,7 @@ def prepare_run(
         return _reopen(traces, run, config)
     if config is None:
         raise InvalidInput("an evolution needs a configuration (or a run to resume)")
-    head = _head_version(skills, config.skill)
+    head = _base_of(skills, config)
     if config.mode == "deepen" and head is None:
         raise NotFound(
             f"no skill named {config.skill!r} to deepen: import it with `trace2skill skills import DIR`, "
@@ -97,7 +117,7 @@ def prepare_run(
         earlier = find_resumable(traces, config.skill, fingerprint)
         if earlier is not None:
             return _reopen(traces, earlier, config)
-    selection = select_trajectories(traces, config)
+    selection = select_trajectories(traces, config, _scope(skills, config, head))
     run_id = new_run_id()
     traces.create_run(
         run_id,
@@ -108,11 +128,13 @@ def prepare_run(
             "head_version": head,
             "trajectories": selection.ids,
             "counts": selection.counts,
+            "versions": selection.versions,
+            "selection_notes": selection.notes,
         },
     )
     base = head if config.mode == "deepen" else None
     traces.update_run(run_id, base_version=base, stage="select")
-    return PreparedRun(run_id, config, selection.trajectories, base, head, resumed=False)
+    return PreparedRun(run_id, config, selection.trajectories, base, head, resumed=False, notes=selection.notes)
 
 
 def _reopen(traces: TraceStore, run: dict[str, Any], overrides: EvolutionConfig | None) -> PreparedRun:
@@ -125,7 +147,13 @@ def _reopen(traces: TraceStore, run: dict[str, Any], overrides: EvolutionConfig 
     trajectories = traces.get_many(stored.get("trajectories") or [])
     traces.update_run(run["run_id"], status="running", error=None, resumed=int(run.get("resumed") or 0) + 1)
     return PreparedRun(
-        run["run_id"], config, trajectories, run.get("base_version"), stored.get("head_version"), resumed=True
+        run["run_id"],
+        config,
+        trajectories,
+        run.get("base_version"),
+        stored.get("head_version"),
+        resumed=True,
+        notes=list(stored.get("selection_notes") or []),
     )
 
 
@@ -207,9 +235,7 @@ def _needs_patch(work: _Work, i: int) -> bool:
 
 
 def _expected_calls(ctx: RunContext, t: Trajectory) -> int:
-    if analysis_kind(t) == "success":
-        return 2
-    return ctx.config.max_analyst_turns + 1 if ctx.resolve_evaluator(t) is not None else 2
+    return ctx.config.max_analyst_turns + 1 if is_agentic(ctx.config, t) else 2
 
 
 async def _merge(
@@ -227,8 +253,7 @@ async def _merge(
     def on_group(level: int, index: int, merged: Patch, extras: dict[str, Any]) -> None:
         persist.patch(level, index, {**merged.model_dump(mode="json"), **extras})
         note = "passed through (merge call failed)" if extras.get("passthrough") else f"{len(merged.edits)} edits"
-        if extras.get("passthrough"):
-            rec.notes.append(f"merge group {level}.{index} failed and passed its inputs through: {extras.get('error')}")
+        rec.notes += extras.get("notes") or []  # splits of groups whose answer did not fit, pass-throughs
         counter.step(f"level {level} group {index}: {note}")
 
     try:
@@ -248,11 +273,20 @@ async def run_pipeline(
     progress: ProgressCallback = ignore_progress,
     resolve_evaluator: EvaluatorResolver | None = None,
     protected: frozenset[str] = DEFAULT_PROTECTED,
+    editor_llm: ChatLLM | None = None,
+    budgets: OutputBudgets | None = None,
 ) -> EvolutionReport:
-    """Run (or resume) a prepared run to its end and return its report; the run record is updated."""
+    """Run (or resume) a prepared run to its end and return its report; the run record is updated.
+
+    `llm` serves the analysts, `editor_llm` (default: `llm`) the draft, proposals, merges and repairs;
+    `budgets` caps each stage's output tokens (`stages.OutputBudgets`)."""
+    budgets = budgets or OutputBudgets()
+    editor = editor_llm if editor_llm is not None else llm
+    llms = [llm] if editor is llm else [llm, editor]
     started = time.monotonic()
     config, run_id = prepared.config, prepared.run_id
     rec = RunRecorder(progress)
+    rec.notes += prepared.notes
     persist = Persister(traces, run_id)
     report = EvolutionReport(
         run_id=run_id,
@@ -267,10 +301,12 @@ async def run_pipeline(
         base_version = prepared.base_version
         if base_version is None:
             with rec.stage("draft"):
-                base_version = await _draft(traces, skills, llm, prepared, rec)
+                drafter = StageLLM(editor, budgets.draft, config.temperature)
+                base_version = await _draft(traces, skills, drafter, prepared, rec)
             report.base_version = base_version
         base = skills.load(config.skill, base_version)
         ctx = RunContext(run_id, config, llm, base, protected=protected, resolve_evaluator=resolver)
+        ctx.editor_llm, ctx.budgets, ctx.evidence = editor, budgets, evidence_of(prepared.trajectories)
         if config.strategy == "sequential":
             from trace2skill.evolve.baseline import run_sequential
 
@@ -288,9 +324,9 @@ async def run_pipeline(
         report.status, report.error = "failed", str(e)
     except BaseException as e:
         report.status, report.error = "failed", f"interrupted: {type(e).__name__}: {e}"
-        await _close(traces, llm, report, rec, started)
+        await _close(traces, llms, report, rec, started)
         raise
-    await _close(traces, llm, report, rec, started)
+    await _close(traces, llms, report, rec, started)
     return report
 
 
@@ -387,10 +423,14 @@ async def _commit(
     report.status = "succeeded"
 
 
-async def _close(traces: TraceStore, llm: ChatLLM, report: EvolutionReport, rec: RunRecorder, started: float) -> None:
-    """Fill in cost and timings from the call log and record the report with the run."""
-    flush = getattr(llm, "flush", None)
-    if flush is not None:
+async def _close(
+    traces: TraceStore, llms: list[ChatLLM], report: EvolutionReport, rec: RunRecorder, started: float
+) -> None:
+    """Fill in cost and timings from the call logs and record the report with the run."""
+    for llm in llms:
+        flush = getattr(llm, "flush", None)
+        if flush is None:
+            continue
         try:
             result = flush()
             if asyncio.iscoroutine(result):

@@ -2,6 +2,7 @@
 
 Every filter of `TraceStore.filter`, `count`, `summaries` and `sample` goes through `Filters`, so
 they all agree on what a filter means: skill is exact, outcome is one status or any of several,
+skill version is one number or any of several (None among them: runs with no recorded version),
 `since` is inclusive and `until` exclusive, every tag must be present (exact match, never a
 substring), and text is a full-text search over the task, the final answer and the feedback.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Literal, get_args
 
@@ -19,10 +20,12 @@ from trace2skill.models import OutcomeStatus
 from trace2skill.store.codec import iso, parse_time
 from trace2skill.store.schema import FTS_TABLE, TAGS_TABLE
 
-__all__ = ["STATUSES", "Filters", "SetMode", "fts_query"]
+__all__ = ["STATUSES", "Filters", "SetMode", "VersionFilter", "fts_query"]
 
 STATUSES: tuple[str, ...] = get_args(OutcomeStatus)
 SetMode = Literal["drive", "probe", "point"]
+VersionFilter = int | Iterable[int | None] | None
+"""One skill version, or any of several (None among them: runs with no recorded version); None: any."""
 
 _WORD = re.compile(r"[^\s\"]+\*?")
 
@@ -56,6 +59,19 @@ def _statuses(outcome: str | Iterable[str] | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(values))
 
 
+def _versions(skill_version: VersionFilter) -> tuple[int | None, ...] | None:
+    if skill_version is None:
+        return None
+    values = (skill_version,) if isinstance(skill_version, int) else tuple(skill_version)
+    for value in values:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InvalidInput(
+                f"skill_version must be a version number (1 or more), or None for runs with no recorded version; "
+                f"got {value!r}"
+            )
+    return tuple(dict.fromkeys(values))
+
+
 @dataclass(frozen=True)
 class Filters:
     """The filters every listing accepts; `where()` renders them against table alias `t`."""
@@ -66,6 +82,7 @@ class Filters:
     until: datetime | None = None
     tags: tuple[str, ...] = ()
     text: str | None = None
+    versions: tuple[int | None, ...] | None = None
 
     @classmethod
     def of(
@@ -76,6 +93,7 @@ class Filters:
         until: datetime | date | str | None = None,
         tags: str | Iterable[str] | None = None,
         text: str | None = None,
+        skill_version: VersionFilter = None,
     ) -> Filters:
         tag_tuple = (tags,) if isinstance(tags, str) else tuple(tags or ())
         return cls(
@@ -85,12 +103,13 @@ class Filters:
             until=parse_time(until),
             tags=tuple(dict.fromkeys(tag_tuple)),
             text=text if text is None else fts_query(text),
+            versions=_versions(skill_version),
         )
 
     def with_outcome(self, statuses: Iterable[str]) -> Filters:
         """The same filters restricted to `statuses` (intersected with any outcome filter already set)."""
         wanted = tuple(s for s in statuses if self.outcome is None or s in self.outcome)
-        return Filters(self.skill, wanted, self.since, self.until, self.tags, self.text)
+        return replace(self, outcome=wanted)
 
     @property
     def has_sets(self) -> bool:
@@ -100,7 +119,7 @@ class Filters:
     @property
     def only_sets(self) -> bool:
         """Whether tags and text are the only filters, so the key sets alone answer the question."""
-        columns = (self.skill, self.outcome, self.since, self.until)
+        columns = (self.skill, self.outcome, self.since, self.until, self.versions)
         return self.has_sets and all(value is None for value in columns)
 
     def set_kinds(self) -> list[str]:
@@ -142,6 +161,13 @@ class Filters:
             else:
                 clauses.append(f"{col}outcome IN ({', '.join('?' * len(self.outcome))})")
                 params.extend(self.outcome)
+        if self.versions is not None:
+            numbers = [v for v in self.versions if v is not None]
+            either = [f"{col}skill_version IN ({', '.join('?' * len(numbers))})"] if numbers else []
+            if None in self.versions:
+                either.append(f"{col}skill_version IS NULL")
+            clauses.append(f"({' OR '.join(either)})" if either else "0")
+            params.extend(numbers)
         if self.since is not None:
             clauses.append(f"{col}created_at >= ?")
             params.append(iso(self.since))

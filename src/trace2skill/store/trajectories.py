@@ -28,7 +28,7 @@ from trace2skill.store.codec import iso, load_many, load_trajectory, trajectory_
 from trace2skill.store.db import CommitBehind, background_checkpoints, connection_lock, write_transaction
 from trace2skill.store.evolution import EvolutionLog
 from trace2skill.store.ids import new_ids
-from trace2skill.store.query import STATUSES, Filters, SetMode
+from trace2skill.store.query import STATUSES, Filters, SetMode, VersionFilter
 from trace2skill.store.sampling import sample_seqs
 from trace2skill.store.schema import DATA_TABLE, FTS_TABLE, TABLE, TAGS_TABLE
 
@@ -320,9 +320,12 @@ class TraceStore(EvolutionLog):
         text: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        skill_version: VersionFilter = None,
     ) -> list[Trajectory]:
-        """Matching trajectories, newest first. Every tag must be present; `text` searches task, answer, feedback."""
-        return self._by_seqs(self._newest(Filters.of(skill, outcome, since, until, tags, text), limit, offset))
+        """Matching trajectories, newest first. Every tag must be present; `text` searches task, answer, feedback;
+        `skill_version` is one version or a list of them (None in it: runs with no recorded version)."""
+        filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
+        return self._by_seqs(self._newest(filters, limit, offset))
 
     def count(
         self,
@@ -332,8 +335,9 @@ class TraceStore(EvolutionLog):
         until: TimeInput = None,
         tags: str | Iterable[str] | None = None,
         text: str | None = None,
+        skill_version: VersionFilter = None,
     ) -> int:
-        filters = Filters.of(skill, outcome, since, until, tags, text)
+        filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
         with self._lock:
             conn = self.db.conn
             if filters.only_sets:
@@ -342,6 +346,24 @@ class TraceStore(EvolutionLog):
                 return conn.execute(sql, [value for _, values in queries for value in values]).fetchone()[0]
             where, params = filters.where(self._plan(conn, filters))
             return conn.execute(f"SELECT count(*) FROM {TABLE} t WHERE {where}", params).fetchone()[0]
+
+    def count_by_version(
+        self,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+    ) -> dict[int | None, int]:
+        """How many matching trajectories each skill version has (None: no recorded version), in one query,
+        so a caller that keeps one version can say how many runs of the others it left out."""
+        filters = Filters.of(skill, outcome, since, until, tags, text)
+        with self._lock:
+            conn = self.db.conn
+            where, params = filters.where(self._plan(conn, filters))
+            sql = f"SELECT t.skill_version, count(*) FROM {TABLE} t WHERE {where} GROUP BY t.skill_version"
+            return dict(conn.execute(sql, params).fetchall())
 
     def summaries(
         self,
@@ -353,9 +375,10 @@ class TraceStore(EvolutionLog):
         text: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        skill_version: VersionFilter = None,
     ) -> list[TraceSummary]:
         """Like `filter`, but one light summary per trajectory (no messages are read)."""
-        seqs = self._newest(Filters.of(skill, outcome, since, until, tags, text), limit, offset)
+        seqs = self._newest(Filters.of(skill, outcome, since, until, tags, text, skill_version), limit, offset)
         rows = self._fetch(
             "SELECT t.seq, t.id, t.created_at, t.skill, t.skill_version, t.outcome, t.score, t.tags, "
             f"substr(f.task, 1, {PREVIEW_CHARS}) FROM {TABLE} t LEFT JOIN {FTS_TABLE} f ON f.rowid = t.seq "
@@ -414,9 +437,11 @@ class TraceStore(EvolutionLog):
         until: TimeInput = None,
         tags: str | Iterable[str] | None = None,
         text: str | None = None,
+        skill_version: VersionFilter = None,
     ) -> list[str]:
         """The ids `sample` would return, without loading the trajectories."""
-        seqs = self._sample_seqs(n, seed, balance, Filters.of(skill, outcome, since, until, tags, text))
+        filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
+        seqs = self._sample_seqs(n, seed, balance, filters)
         rows = dict(self._fetch(f"SELECT seq, id FROM {TABLE} WHERE seq IN {_JSON_LIST}", [json.dumps(seqs)]))
         return [rows[seq] for seq in seqs if seq in rows]
 
@@ -431,6 +456,7 @@ class TraceStore(EvolutionLog):
         until: TimeInput = None,
         tags: str | Iterable[str] | None = None,
         text: str | None = None,
+        skill_version: VersionFilter = None,
     ) -> list[Trajectory]:
         """Up to `n` matching trajectories drawn at random; the same seed gives the same sample.
 
@@ -439,7 +465,8 @@ class TraceStore(EvolutionLog):
         trajectories with other outcomes. If either side has none, it samples the whole selection.
         The result lists failures first, then successes, then the rest.
         """
-        return self._by_seqs(self._sample_seqs(n, seed, balance, Filters.of(skill, outcome, since, until, tags, text)))
+        filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
+        return self._by_seqs(self._sample_seqs(n, seed, balance, filters))
 
     def _sample_seqs(self, n: int, seed: int, balance: bool, filters: Filters) -> list[int]:
         if n < 0:

@@ -104,6 +104,7 @@ class SandboxResult:
     limit: str | None
     seconds: float
     mode: str
+    timeout_s: float | None = None  # the wall-clock limit the command ran under
 
     def render(self) -> str:
         """One text for a model: stdout, then stderr, then the exit or stop line."""
@@ -114,7 +115,8 @@ class SandboxResult:
 
     def _status(self) -> str:
         if self.timed_out:
-            return f"[stopped: timeout after {round(self.seconds, 1):g} s]"
+            limit = self.timeout_s if self.timeout_s is not None else self.seconds
+            return f"[stopped: timeout after {round(limit, 1):g} s]"  # the limit: a loaded machine overshoots it
         names = {"memory": "memory limit", "file_size": "file size limit", "cpu": "CPU time limit"}
         if self.limit in names:
             return f"[stopped: {names[self.limit]}; exit {self.exit_code}]"
@@ -684,7 +686,7 @@ class Sandbox:
         assert proc.returncode is not None
         exit_code = None if timed_out else _exit_code(proc.returncode)
         limit = _which_limit(exit_code, timed_out, stdout, stderr)
-        return SandboxResult(exit_code, stdout, stderr, timed_out, limit, seconds, self.mode)
+        return SandboxResult(exit_code, stdout, stderr, timed_out, limit, seconds, self.mode, timeout)
 
     def run_sync(
         self,

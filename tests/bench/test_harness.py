@@ -8,11 +8,13 @@ from pathlib import Path
 from click.testing import CliRunner
 from tests.bench.conftest import SKILL, write_suite
 
+from trace2skill.bench.harness import _unfinished_evolution
 from trace2skill.bench.runner import BASE_PROMPT
 from trace2skill.cli import cli
 from trace2skill.evolve.simulated import TOPICS
 from trace2skill.home import Home
 from trace2skill.llm.testserver import FakeLLMServer
+from trace2skill.models import EvolutionConfig
 from trace2skill.workspace import Workspace
 
 
@@ -79,3 +81,23 @@ def test_bench_with_a_suite_missing_its_test_split_is_one_clear_line(tmp_path: P
     assert result.exit_code != 0
     assert result.output.strip().splitlines()[-1].startswith("Error: suite only-evolve has no split 'test'")
     assert "Traceback" not in result.output
+
+
+def test_a_bench_stopped_while_evolving_finds_that_evolution_by_what_it_was_asked(bench_home: Path) -> None:
+    ws = Workspace.open(Home(bench_home))
+    asked = EvolutionConfig(skill=SKILL, model="local:m", trajectory_ids=["a", "b"], seed=0, analyst="single")
+
+    def run(run_id: str, config: EvolutionConfig, status: str, analyses: int) -> None:
+        ws.traces.create_run(run_id, SKILL, {"evolution": config.model_dump(mode="json")})
+        ws.traces.update_run(run_id, status=status)
+        for i in range(analyses):
+            ws.traces.save_analysis(run_id, f"t{i}", "error", {"lessons": []})
+
+    run("r_little", asked, "running", 1)
+    run("r_most", asked, "failed", 5)
+    run("r_done", asked, "succeeded", 9)
+    run("r_other_runs", asked.model_copy(update={"trajectory_ids": ["a"]}), "running", 9)
+    run("r_other_analyst", asked.model_copy(update={"analyst": "agentic"}), "running", 9)
+    assert _unfinished_evolution(ws, asked) == "r_most"
+    assert _unfinished_evolution(ws, asked.model_copy(update={"seed": 1})) is None
+    ws.close()

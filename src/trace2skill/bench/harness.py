@@ -22,15 +22,15 @@ from trace2skill.bench.rollouts import ArmRuns, run_arm
 from trace2skill.bench.runner import Arm, ChatModel, RolloutSettings
 from trace2skill.bench.stats import paired, pass_rate
 from trace2skill.bench.suites import Suite, load_suite
-from trace2skill.errors import BudgetExceeded, InvalidInput, NotFound, Trace2SkillError
+from trace2skill.errors import BudgetExceeded, InvalidInput, NotFound, ProviderUnreachable, Trace2SkillError
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
-from trace2skill.models import SKILL_NAME_RE, EvolutionConfig, EvolutionReport
+from trace2skill.models import SKILL_NAME_RE, EvolutionConfig, EvolutionReport, PriceNumber
 from trace2skill.store import new_id
 
 __all__ = ["ARMS", "BenchConfig", "BenchReport", "run_bench"]
 
 ARMS = ("none", "before", "after")
-_NOT_RESULT_CHANGING = {"workers", "budget_usd", "out"}
+_NOT_RESULT_CHANGING = {"workers", "budget_usd", "price", "out"}
 
 
 class BenchConfig(BaseModel):
@@ -56,7 +56,10 @@ class BenchConfig(BaseModel):
     evolve_limit: int | None = Field(default=None, ge=1, description="Evolve from a balanced sample of this many runs")
     max_analyst_turns: int = Field(default=8, ge=1, le=200)
     fan_in: int = Field(default=5, ge=2, le=64)
-    budget_usd: float | None = Field(default=None, ge=0)
+    budget_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    price: tuple[PriceNumber, PriceNumber] | None = Field(
+        default=None, description="USD per million input/output tokens of the model, over the price table"
+    )
     out: str | None = None
 
     def fingerprint(self) -> str:
@@ -175,6 +178,10 @@ async def _evolve(
         trajectory_ids=train.ids,
         publish=False,
     )
+    unfinished = _unfinished_evolution(workspace, evolution)
+    if unfinished is not None:  # this benchmark was stopped while evolving: continue that run, pay nothing twice
+        state[str(seed)] = unfinished
+        return await evolve_async(workspace=workspace, llm=llm, resume=unfinished, progress=progress)  # type: ignore[arg-type]
     report = await evolve_async(
         evolution,
         workspace=workspace,
@@ -184,6 +191,29 @@ async def _evolve(
     )
     state[str(seed)] = report.run_id
     return report
+
+
+_SAME_EVOLUTION = ("trajectory_ids", "seed", "analyst", "analysts", "limit", "max_analyst_turns", "fan_in", "model")
+
+
+def _unfinished_evolution(workspace: Any, evolution: EvolutionConfig) -> str | None:
+    """An unfinished evolution of exactly these runs with these settings (the one with most saved work), if any.
+
+    The benchmark records its evolution's id when the evolution returns; a benchmark killed while evolving finds
+    the run here instead, by what it was asked to do.
+    """
+    wanted = evolution.model_dump(mode="json", include=set(_SAME_EVOLUTION))
+    best: tuple[int, str] | None = None
+    for run in workspace.traces.list_runs(skill=evolution.skill, limit=200):
+        if run.get("status") not in ("running", "failed"):
+            continue
+        stored = (run.get("config") or {}).get("evolution") or {}
+        if {k: stored.get(k) for k in _SAME_EVOLUTION} != wanted:
+            continue
+        saved = len(workspace.traces.analyses(run["run_id"]))
+        if best is None or saved > best[0]:
+            best = (saved, run["run_id"])
+    return best[1] if best else None
 
 
 def _arm_summary(runs: ArmRuns) -> dict[str, Any]:
@@ -259,6 +289,19 @@ async def run_bench(
     suite = load_suite(config.suite, config.data)
     for split in ("evolve", "test"):
         suite.split(split)
+    own_llm = None
+    if llm is None:  # opened first: a model string or a budget it cannot keep is refused before a run is recorded
+        from trace2skill.llm import Budget, open_llm
+
+        budget = Budget(usd=config.budget_usd) if config.budget_usd is not None else None
+        own_llm = llm = open_llm(
+            config.model,
+            call_log=workspace.traces.log_calls,
+            concurrency=config.workers,
+            budget=budget,
+            home=workspace.home,
+            price=config.price,
+        )
     fingerprint = config.fingerprint()
     earlier = None if fresh else _find_resumable(workspace, fingerprint)
     if earlier is not None:
@@ -279,23 +322,13 @@ async def run_bench(
         skill=config.skill or "",
         config=config.model_dump(mode="json"),
     )
-    own_llm = None
-    if llm is None:
-        from trace2skill.llm import Budget, open_llm
-
-        budget = Budget(usd=config.budget_usd) if config.budget_usd is not None else None
-        own_llm = llm = open_llm(
-            config.model,
-            call_log=workspace.traces.log_calls,
-            concurrency=config.workers,
-            budget=budget,
-            home=workspace.home,
-        )
     try:
         await _run(workspace, config, suite, llm, run_id, state, report, progress)
         report.status = "succeeded"
     except BudgetExceeded as e:
         report.error = f"budget exceeded: {e} (run the same command with a larger --budget-usd to resume)"
+    except ProviderUnreachable as e:
+        report.error = f"{e} (what finished is kept: run the same command again to resume once it answers)"
     except Trace2SkillError as e:
         report.error = str(e)
     finally:
@@ -303,6 +336,9 @@ async def run_bench(
             await own_llm.aclose()  # type: ignore[attr-defined]
         report.seconds = round(time.monotonic() - started, 3)
         report.usage = _usage(workspace, run_id, report)
+        note = getattr(llm, "price_note", None)
+        if note is not None:
+            report.usage["price"] = f"{config.model.split('@', 1)[0]} at {note()}"
         workspace.traces.update_run(
             run_id,
             skill=report.skill or None,

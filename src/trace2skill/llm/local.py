@@ -41,10 +41,19 @@ class LocalProvider(Provider):
     default_concurrency = 1
     free = True
 
-    def __init__(self, path: Path, *, n_ctx: int = 16384, n_threads: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        n_ctx: int = 16384,
+        n_threads: int | None = None,
+        seed: int = 0,
+        max_output_tokens: int = 2048,
+    ) -> None:
         self.path = Path(path)
         self.model = self.path.stem
         self.n_ctx = n_ctx
+        self.max_output_tokens = max_output_tokens
         self.n_threads = n_threads or min(2, os.cpu_count() or 1)
         self.seed = seed
         self._llama: Any = None
@@ -75,7 +84,9 @@ class LocalProvider(Provider):
         kwargs: dict[str, Any] = {
             "messages": to_messages(request, forced is None),
             "temperature": 0.0 if request.temperature is None else request.temperature,
-            "max_tokens": request.max_tokens,
+            # A small model on two cores that runs on for a 16k-token merge budget costs half an hour per call
+            # (seen: a merge still going after 22 minutes); a longer answer is cut off and handled as one.
+            "max_tokens": min(request.max_tokens, self.max_output_tokens),
         }
         if schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": schema}

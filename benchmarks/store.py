@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import sqlite3
@@ -218,18 +219,19 @@ def build_large(path: Path, n: int, console: Console) -> None:
         template = make_trajectory(i, datetime.fromisoformat(template_stamp)).model_copy(update={"id": "t_template"})
         row = _Batch([template])
         data = row.data[0].decode()
-        assert data.count('"t_template"') == 1 and data.count(template_stamp) == 1
-        templates.append((row, data))
+        json_stamp = json.loads(data)["created_at"]  # the time as the store writes it into the JSON
+        assert data.count('"t_template"') == 1 and data.count(json_stamp) == 1
+        templates.append((row, data, json_stamp))
     step = timedelta(days=365) / n
     start = time.perf_counter()
     chunk = 20_000
     for base in range(0, n, chunk):
         main, datas, fts, tags = [], [], [], []
         for seq in range(base + 1, min(base + chunk, n) + 1):
-            row, data = templates[seq % 1000]
+            row, data, json_stamp = templates[seq % 1000]
             ident = f"t_big{seq:09d}"
             stamp = (START + step * seq).isoformat(timespec="microseconds")
-            data = data.replace('"t_template"', f'"{ident}"', 1).replace(template_stamp, stamp, 1)
+            data = data.replace('"t_template"', f'"{ident}"', 1).replace(json_stamp, stamp, 1)
             main.append((seq, ident, stamp, *row.columns[0][2:]))
             datas.append((seq, data))
             fts.append((seq, *row.fts[0]))

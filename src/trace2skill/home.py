@@ -10,9 +10,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from trace2skill.errors import storage_error
+
 __all__ = ["ENV_VAR", "Home"]
 
 ENV_VAR = "TRACE2SKILL_HOME"
+_HOME_HINT = " (the home folder: choose another with --home or $TRACE2SKILL_HOME)"
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,24 @@ class Home:
         return cls(Path(chosen).expanduser().resolve())
 
     def ensure(self) -> Home:
+        """Create the missing folders; a StorageError naming the folder when the disk refuses."""
         for folder in (self.root, self.skills_dir, self.cache_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            if folder.is_dir():
+                continue
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise storage_error(e, folder, _HOME_HINT) from None
         return self
+
+    @property
+    def writable(self) -> bool:
+        """Whether this process may write here: the folder, and the database when there is one.
+
+        `os.access` also answers for a read-only mount (EROFS), not only for permissions."""
+        if not os.access(self.root, os.W_OK):
+            return False
+        return not self.db_path.exists() or os.access(self.db_path, os.W_OK)
 
     @property
     def db_path(self) -> Path:

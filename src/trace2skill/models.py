@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticSerializationError, SchemaValidator, to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from trace2skill.errors import InvalidInput
 
@@ -45,6 +45,8 @@ __all__ = [
     "Outcome",
     "Part",
     "Patch",
+    "PriceNumber",
+    "PublishMode",
     "ReasoningPart",
     "Skill",
     "SkillFile",
@@ -53,9 +55,10 @@ __all__ = [
     "ToolResultPart",
     "Trajectory",
     "describe_validation_error",
-    "load_trusted_trajectory",
+    "json_too_deep",
     "parse_trajectory",
     "utcnow",
+    "without_lone_surrogates",
 ]
 
 
@@ -72,6 +75,8 @@ class Limits(BaseModel):
     tool_name_chars: int = 200
     tool_id_chars: int = 200
     json_value_bytes: int = 1024 * 1024
+    json_depth: int = 64
+    """Nesting of one free-form JSON value (tool arguments and outputs, reference, metadata)."""
     final_answer_chars: int = 100_000
     feedback_chars: int = 20_000
     tags: int = 32
@@ -134,7 +139,59 @@ def _json_size(value: Any) -> int:
         return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
 
 
+def json_too_deep(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest deeper than `limit` inside `value` (a scalar is depth 0).
+
+    Iterative, so a value nested ten thousand deep is measured, not a RecursionError: every
+    recursive walker downstream (serialisers, redaction, the store's encoder) is safe below it."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | tuple))
+    return False
+
+
+_DOCUMENT_DEPTH = LIMITS.json_depth + 8
+"""A whole trajectory: its own structure (messages, parts, outcome...) nests a few levels above its values."""
+_TOO_DEEP = (
+    f"the JSON nests deeper than {LIMITS.json_depth} levels of lists and objects inside a value; flatten "
+    "deeply nested tool arguments, outputs or metadata"
+)
+
+
+_SURROGATES = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]")
+"""A surrogate in JSON text: as a `\\uD800` escape, or as the bytes `surrogatepass` writes for one."""
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` with every unpaired UTF-16 surrogate in its strings and keys replaced by U+FFFD.
+
+    JSON may escape one (`"\\ud800"`, e.g. an emoji cut in half by a truncated tool output), but no
+    UTF-8 text, and so no store, can hold it. Called only on values already checked for depth."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_lone_surrogates(v) for v in value]
+    return value
+
+
 def _bounded_json(value: Any, limit: int, what: str) -> Any:
+    if json_too_deep(value, LIMITS.json_depth):
+        raise ValueError(f"{what} nests deeper than {LIMITS.json_depth} levels of lists and objects; flatten it")
     size = _json_size(value)
     if size > limit:
         raise ValueError(f"{what} is {size:,} bytes as JSON; the limit is {limit:,}")
@@ -219,6 +276,7 @@ class Message(_Strict):
 
 
 OutcomeStatus = Literal["success", "failure", "partial", "unknown"]
+PublishMode = Literal["auto", "review", "never"]
 
 
 class Outcome(_Strict):
@@ -321,12 +379,18 @@ class InvalidTrajectory(InvalidInput):
     """A trajectory payload that does not fit the public contract; the message says where and why."""
 
 
+def _loc_part(part: Any) -> str:
+    """A location step as typed: a key with line breaks, control characters or great length is quoted and cut."""
+    text = str(part)
+    return text if text.isprintable() and len(text) <= 60 else repr(text[:60])
+
+
 def describe_validation_error(error: ValidationError, limit: int = 5) -> str:
     """One readable line per problem, `location: message`, at most `limit` of them."""
     lines = []
     for item in error.errors()[:limit]:
-        loc = ".".join(str(p) for p in item["loc"]) or "(root)"
-        lines.append(f"{loc}: {item['msg']}")
+        loc = ".".join(_loc_part(p) for p in item["loc"]) or "(root)"
+        lines.append(f"{loc}: {' '.join(str(item['msg']).split())}")
     more = len(error.errors()) - limit
     if more > 0:
         lines.append(f"... and {more} more")
@@ -342,7 +406,7 @@ def parse_trajectory(raw: str | bytes | dict[str, Any]) -> Trajectory:
     Raises InvalidTrajectory with a precise, single-line message.
     """
     if isinstance(raw, str | bytes):
-        size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+        size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
         if size > LIMITS.trajectory_bytes:
             raise InvalidTrajectory(
                 f"trajectory is {size:,} bytes; the limit is {LIMITS.trajectory_bytes:,} "
@@ -352,9 +416,21 @@ def parse_trajectory(raw: str | bytes | dict[str, Any]) -> Trajectory:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InvalidTrajectory(f"not valid JSON: {e}") from None
+        except RecursionError:
+            raise InvalidTrajectory(_TOO_DEEP) from None
+        if json_too_deep(data, _DOCUMENT_DEPTH):
+            raise InvalidTrajectory(_TOO_DEEP)
+        if _SURROGATES.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
+            data = without_lone_surrogates(data)
     else:
         data = raw
-        size = _json_size(raw)
+        if json_too_deep(raw, _DOCUMENT_DEPTH):  # before measuring: the encoders recurse
+            raise InvalidTrajectory(_TOO_DEEP)
+        try:
+            size = len(to_json(data))
+        except PydanticSerializationError:  # a lone surrogate, or a value JSON has no form for
+            data = without_lone_surrogates(data)
+            size = _json_size(data)
         if size > LIMITS.trajectory_bytes:
             raise InvalidTrajectory(f"trajectory is {size:,} bytes; the limit is {LIMITS.trajectory_bytes:,}")
     if not isinstance(data, dict):
@@ -363,106 +439,6 @@ def parse_trajectory(raw: str | bytes | dict[str, Any]) -> Trajectory:
         return _TRAJECTORY.validate_python(data)
     except ValidationError as e:
         raise InvalidTrajectory(describe_validation_error(e)) from None
-
-
-# --- the trusted load path ----------------------------------------------------------------------
-#
-# Rows the trace store wrote were serialised from a Trajectory that had passed every check above.
-# Reading them back need not repeat the Python-level field validators: the size checks, the
-# shorthand forms (string `content`, string `outcome`) and tag de-duplication. Those validators cost
-# more than their own work: a `mode="before"` validator on `content` makes pydantic-core turn each
-# message's parts into Python objects before validating them, which alone is about 30% of a load.
-#
-# So the trusted validator is compiled from Trajectory's own core schema with the before/after
-# function validators unwrapped; pydantic-core's own checks (types, lengths, patterns, literals)
-# stay, and it builds the same classes. pydantic-core reuses a complete model's compiled validator
-# for every schema node that names the class, which would put the functions back, so the classes
-# are marked incomplete while the copy compiles (at import, before any other code can see them),
-# as `model_rebuild` does. A probe must come out equal through both validators, or the ordinary
-# one is used.
-
-_UNWRAPPED = ("function-before", "function-after")
-
-
-def _unwrap_functions(node: Any, classes: list[type[BaseModel]]) -> Any:
-    if isinstance(node, dict):
-        while node.get("type") in _UNWRAPPED and isinstance(node.get("schema"), dict):
-            node = node["schema"]
-        if node.get("type") == "model" and isinstance(node.get("cls"), type):
-            classes.append(node["cls"])
-        return {key: value if key == "cls" else _unwrap_functions(value, classes) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_unwrap_functions(value, classes) for value in node]
-    return node
-
-
-_TRUSTED_PROBE = {
-    "id": "t_probe",
-    "task": "probe \u00e9",
-    "skill": "probe-skill",
-    "skill_version": 2,
-    "messages": [
-        {"role": "system", "content": [{"type": "text", "text": "hi"}], "timestamp": "2026-01-02T03:04:05Z"},
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "reasoning", "text": "think"},
-                {"type": "tool_call", "id": "c1", "name": "bash", "arguments": {"cmd": ["ls", 1, None]}},
-                {"type": "tool_call", "id": None, "name": "raw", "arguments": "{not json"},
-            ],
-        },
-        {"role": "tool", "content": [{"type": "tool_result", "tool_call_id": "c1", "output": {"x": 1.5}}]},
-    ],
-    "outcome": {"status": "partial", "score": 0.5, "feedback": "close", "judged_by": "human"},
-    "final_answer": "42",
-    "reference": [42],
-    "artifacts": [{"name": "a.txt", "content": "aGk=", "encoding": "base64", "media_type": "text/plain"}],
-    "tags": ["a", "b"],
-    "metadata": {"nested": {"x": None}},
-    "created_at": "2026-01-02T03:04:05.123456+00:00",
-}
-
-
-def _compile_trusted() -> SchemaValidator | None:
-    classes: list[type[BaseModel]] = []
-    schema = _unwrap_functions(Trajectory.__pydantic_core_schema__, classes)
-    complete = [(cls, cls.__dict__.get("__pydantic_complete__")) for cls in classes]
-    try:
-        for cls, _ in complete:
-            cls.__pydantic_complete__ = False
-        validator = SchemaValidator(schema)  # type: ignore[arg-type]
-    except Exception:  # pragma: no cover - a pydantic change; ordinary validation still works
-        return None
-    finally:
-        for cls, state in complete:
-            cls.__pydantic_complete__ = bool(state)
-    try:
-        probe = json.dumps(_TRUSTED_PROBE)
-        fast, full = validator.validate_json(probe), Trajectory.model_validate_json(probe)
-    except ValidationError:  # pragma: no cover
-        return None
-    same = type(fast) is Trajectory and fast == full and fast.model_fields_set == full.model_fields_set
-    return validator if same else None
-
-
-_TRUSTED = _compile_trusted()
-
-
-def load_trusted_trajectory(data: str | bytes) -> Trajectory:
-    """A Trajectory from JSON that trace2skill itself serialised from a validated Trajectory (the store's rows).
-
-    It skips the Python-level validators (size limits, shorthand forms, tag de-duplication), so it
-    is about 35% cheaper than `Trajectory.model_validate_json`, and for JSON in the stored form gives
-    an equal Trajectory. JSON it cannot read that way (a shorthand form, a row edited by hand) falls
-    back to full validation; its ValidationError propagates. Never use it for input from outside:
-    that goes through `parse_trajectory`, which checks everything.
-    """
-    if _TRUSTED is not None:
-        try:
-            return _TRUSTED.validate_json(data)
-        except ValidationError:
-            pass
-    return Trajectory.model_validate_json(data)
 
 
 # --- skills -------------------------------------------------------------------------------------
@@ -597,6 +573,10 @@ class Patch(BaseModel):
 # --- evolution ----------------------------------------------------------------------------------
 
 
+PriceNumber = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""USD per million tokens: finite and not negative."""
+
+
 class EvolutionConfig(BaseModel):
     """What an evolution run does; recorded with the run so it can be resumed and audited."""
 
@@ -613,8 +593,13 @@ class EvolutionConfig(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     balance: bool = True
-    budget_usd: float | None = Field(default=None, ge=0)
+    budget_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     budget_tokens: int | None = Field(default=None, ge=0)
+    price: tuple[PriceNumber, PriceNumber] | None = Field(
+        default=None,
+        description="USD per million input and output tokens of the run's models, over the price table "
+        "(needed for a dollar budget on a model the table does not price).",
+    )
     max_analyst_turns: int = Field(default=20, ge=1, le=200)
     require_confirmed_fix: bool = True
     task_description: str | None = None
@@ -630,7 +615,12 @@ class EvolutionConfig(BaseModel):
         max_length=100_000,
         description="Learn from exactly these runs (outcome and limit still apply; skill, tags and dates do not).",
     )
-    publish: bool = Field(default=True, description="Publish the new version; False keeps it in the history only.")
+    publish: PublishMode = Field(
+        default="auto",
+        description="auto: publish only text changes to SKILL.md and references/ with nothing risky in them (else "
+        "hold the version for review); review: hold every version for a person; never: record it only. "
+        "True and False mean auto and never.",
+    )
     base_version: int | None = Field(
         default=None,
         ge=1,
@@ -645,7 +635,20 @@ class EvolutionConfig(BaseModel):
     )
     analyst_model: str | None = Field(default=None, description="Model of the analysts (default: `model`).")
     merge_model: str | None = Field(default=None, description="Model of proposals and merges (default: `model`).")
-    temperature: float | None = Field(default=None, ge=0, le=2, description="Where the provider takes one.")
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, allow_inf_nan=False, description="Where the provider takes one."
+    )
+
+    @field_validator("publish", mode="before")
+    @classmethod
+    def _publish_flag(cls, value: Any) -> Any:
+        return {True: "auto", False: "never"}.get(value, value) if isinstance(value, bool) else value
+
+    @property
+    def publish_mode(self) -> PublishMode:
+        """`publish`, with a bool set by `model_copy` (which skips validation) read as auto/never."""
+        value: Any = self.publish
+        return {True: "auto", False: "never"}.get(value, value) if isinstance(value, bool) else value
 
 
 class EvolutionReport(BaseModel):
@@ -653,7 +656,7 @@ class EvolutionReport(BaseModel):
 
     run_id: str
     skill: str
-    status: Literal["succeeded", "failed", "no_change", "dry_run", "rejected"]
+    status: Literal["succeeded", "failed", "no_change", "dry_run", "rejected", "staged"]
     base_version: int | None = None
     new_version: int | None = None
     trajectories: int = 0
@@ -670,6 +673,9 @@ class EvolutionReport(BaseModel):
     output_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
+    prices: dict[str, str] = Field(
+        default_factory=dict, description="Per model: the price its calls were counted at, and where it came from."
+    )
     seconds: float = 0.0
     error: str | None = None
     lessons: int = 0
@@ -679,4 +685,8 @@ class EvolutionReport(BaseModel):
     )
     notes: list[str] = Field(default_factory=list)
     published: bool | None = Field(default=None, description="Whether the new version was published.")
+    review: list[str] = Field(
+        default_factory=list,
+        description="Why the new version is held for a person's review (status 'staged'), one line each.",
+    )
     gate: dict[str, Any] | None = Field(default=None, description="The held-out gate's scores and verdict.")

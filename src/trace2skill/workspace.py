@@ -1,6 +1,8 @@
 """One handle on everything in a home folder: the trace store and the skill store.
 
 The CLI and the MCP server both open a Workspace and call the same library functions through it.
+A home that cannot be written (a read-only mount, no write permission) opens read-only: listing,
+showing and searching work, and a command that writes says the home is read-only.
 """
 
 from __future__ import annotations
@@ -24,13 +26,22 @@ class Workspace:
     db: sqlite_utils.Database
     traces: TraceStore
     skills: SkillStore
+    read_only: bool = False
     _redaction: RedactionConfig | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, home: Home | None = None) -> Workspace:
-        home = (home or Home.resolve()).ensure()
-        db = open_database(home.db_path)
-        return cls(home=home, db=db, traces=TraceStore(db), skills=SkillStore(db, home.skills_dir))
+        home = home or Home.resolve()
+        read_only = home.root.is_dir() and not home.writable
+        if not read_only:
+            home.ensure()
+        db = open_database(home.db_path, read_only=read_only)
+        try:
+            skills = SkillStore(db, home.skills_dir)
+        except BaseException:
+            db.close()
+            raise
+        return cls(home=home, db=db, traces=TraceStore(db), skills=skills, read_only=read_only)
 
     @property
     def redaction(self) -> RedactionConfig:

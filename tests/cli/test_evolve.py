@@ -193,7 +193,7 @@ def test_every_new_option_is_explained_in_help(home: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["--temperature", "5"], "Error: temperature: "),
+        (["--temperature", "5"], "Error: --temperature 5 is outside 0 to 2"),
         (["--train", "5"], "Error: --train is the number of tasks the draft is rolled out on; it needs --suite"),
         (["--suite", "toy.jsonl"], "Error: --suite is for --mode create"),
         (["--seeds", "2", "--limit", "5"], "Error: --seeds needs --gate SUITE:SPLIT"),
@@ -247,3 +247,25 @@ def test_runs_of_other_versions_are_left_out_unless_any_version_takes_them(
     shown = json.loads(_invoke(folder, "runs", "show", widened["run_id"], "--json").stdout)
     assert shown["config"]["versions"] == {"v1": 12, "v2": 8}
     assert shown["config"]["evolution"]["any_version"] is True
+
+
+def test_publish_review_holds_the_version_and_history_says_so(home: Path, server: FakeLLMServer) -> None:
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+    result = _invoke(home, "evolve", "sheets", "--model", model, "--limit", "10", "--publish", "review")
+    assert result.exit_code == 0, result.output
+    assert "**Status:** staged (version 1 → 2)" in result.stdout and "## Held for review" in result.stdout
+    assert "held for review: the run asked to stage every version (--publish review)" in result.stdout
+    history = _invoke(home, "skills", "history", "sheets").stdout
+    assert "staged: held for review (1 reason)" in history and "* published: version 1" in history
+
+
+def test_publish_never_records_the_version_without_holding_or_publishing_it(home: Path, server: FakeLLMServer) -> None:
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+    report = json.loads(
+        _invoke(home, "evolve", "sheets", "--model", model, "--limit", "10", "--publish", "never", "--json").stdout
+    )
+    assert (report["status"], report["published"], report["review"]) == ("succeeded", False, [])
+    assert "staged" not in _invoke(home, "skills", "history", "sheets").stdout
+    assert "--publish [auto|review|never]" in _invoke(home, "evolve", "--help").stdout
+    bad = _invoke(home, "evolve", "sheets", "--publish", "always")
+    assert bad.exit_code == 2 and "Invalid value for '--publish'" in bad.stderr

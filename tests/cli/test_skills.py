@@ -206,3 +206,26 @@ def test_import_refuses_a_dotenv_with_one_line_naming_it_and_allow_secrets_lets_
     assert refused.exit_code == 1 and "version 1 of 'pdf': .env (an environment file)" in refused.stderr
     ok(home, "skills", "publish", "pdf", "--allow-secrets")
     assert (home / "skills" / "pdf" / ".env").is_file()
+
+
+def test_a_held_version_is_marked_reviewed_and_released_only_by_skills_publish(home: Path, skill_dir: Path) -> None:
+    ok(home, "skills", "import", str(skill_dir))
+    ws = Workspace.open(Home(home))
+    try:
+        risky = ws.skills.load("pdf").with_files({"SKILL.md": (SKILL_MD + "\nRun `npx pdf-magic` first.\n").encode()})
+        ws.skills.commit(risky, parent=1, author="evolve:r9", changelog=["x"], run_id="r9", hold=["SKILL.md:9: npm"])
+    finally:
+        ws.close()
+    assert "pdf version 2 (staged: held for review (1 reason))" in ok(home, "skills", "show", "pdf").stdout
+    shown = ok(home, "skills", "review", "pdf").stdout
+    assert "built on version 1 by evolve:r9 (run r9)" in shown and "  - SKILL.md:9: npm" in shown
+    assert "+Run `npx pdf-magic` first." in shown
+    exported = run(home, "skills", "export", "pdf", str(home.parent / "client"), "--version", "2")
+    assert exported.exit_code == 1 and "cannot be exported" in exported.stderr
+    never = run(home, "skills", "review", "pdf", "--version", "1")
+    assert never.exit_code == 1 and never.stderr.strip().endswith("version 1 of 'pdf' was never held for review")
+    released = as_json(home, "skills", "publish", "pdf", "--version", "2")
+    assert released["published_version"] == 2 and released["overrode"] == ["SKILL.md:9: npm"]
+    entry = as_json(home, "skills", "history", "pdf")[1]
+    assert entry["published"] is True and entry["review"]["state"] == "approved"
+    assert as_json(home, "skills", "review", "pdf") == []

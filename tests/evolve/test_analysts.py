@@ -145,7 +145,7 @@ async def test_tool_errors_go_back_to_the_model_as_errors() -> None:
     artifact = provider.requests[1].messages[-1]
     assert artifact.is_error and "no artifact named 'nope.xlsx'" in artifact.content
     steps = provider.requests[2].messages[-1]
-    assert not steps.is_error and steps.content.startswith("[1] assistant")
+    assert not steps.is_error and steps.content.startswith("<run_data>\n[1] assistant")
 
 
 @pytest.mark.anyio

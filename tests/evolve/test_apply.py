@@ -270,9 +270,18 @@ def test_create_adds_a_new_file_with_a_final_newline(skill: Skill) -> None:
     assert r.changed_files == ["references/pivots.md"]
 
 
-def test_a_created_script_with_a_shebang_is_executable(skill: Skill) -> None:
+def test_a_created_script_is_never_executable_even_with_a_shebang(skill: Skill) -> None:
     r = run(skill, E("create", file="scripts/check.py", content="#!/usr/bin/env python3\nprint(1)\n"))
-    assert r.skill.file("scripts/check.py").executable  # type: ignore[union-attr]
+    assert r.skill.file("scripts/check.py").executable is False  # type: ignore[union-attr]
+
+
+def test_an_executable_script_keeps_its_bit_only_while_its_content_is_unchanged(skill: Skill) -> None:
+    untouched = run(skill, E("append_to_section", target_section="## Checks", content="- One more step."))
+    assert untouched.applied and untouched.skill.file("scripts/recalc.py").executable  # type: ignore[union-attr]
+    edited = run(
+        skill, E("insert_after", file="scripts/recalc.py", target_text="print('recalc')", content="print('more')")
+    )
+    assert edited.applied and edited.skill.file("scripts/recalc.py").executable is False  # type: ignore[union-attr]
 
 
 def test_create_of_an_existing_file_is_refused_unless_identical(skill: Skill) -> None:

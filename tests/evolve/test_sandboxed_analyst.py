@@ -308,7 +308,9 @@ async def test_the_sandbox_is_removed_when_the_analysis_ends(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    workdir = _tool_outputs(server.requests[1])[0].splitlines()[0]
+    quoted = _tool_outputs(server.requests[1])[0].splitlines()
+    assert quoted[0] == "<run_data>" and quoted[-1] == "</run_data>"  # command output over the run's files is data
+    workdir = quoted[1]
     assert "trace2skill-sandbox-" in workdir and not Path(workdir).exists()
 
 
@@ -387,7 +389,8 @@ async def test_an_agentic_analysis_of_a_failure_without_a_reference_is_checked_b
     judged = [r for r in server.requests if r.system.startswith(JUDGE)]
     assert len(judged) == 2 * len(runs)  # the agent's own answer, then the analyst's correction
     first = judged[0].texts[1]
-    assert "# Rubric" in first and "# Reference answer" not in first and any(f"# Task\n{t.task}" in first for t in runs)
+    assert "# Rubric" in first and "# Reference answer" not in first
+    assert any(f"# Task\n<run_data>\n{t.task}\n</run_data>" in first for t in runs)  # the run's task is quoted data
     assert "The rejected attempt's final answer was:" in first
     stored = [Analysis.model_validate(a) for a in ws.traces.analyses(report.run_id).values()]
     assert all(a.mode == "agentic" and a.confirmed and a.lessons for a in stored)

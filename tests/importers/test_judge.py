@@ -52,7 +52,7 @@ def server() -> Iterator[FakeLLMServer]:
 def test_the_rendering_shows_errors_the_reference_and_clips_long_outputs() -> None:
     t = run("Build it", "x" * 50_000 + "TAILEND", True, reference={"expected": "a green build"})
     text = render_for_judge(t)
-    assert "# Task\nBuild it" in text and "tool result ERROR" in text
+    assert "# Task\n<run_data>\nBuild it\n</run_data>" in text and "tool result ERROR" in text
     assert "# Reference (expected result)" in text and "a green build" in text
     assert "characters omitted" in text and "TAILEND" in text
     assert len(text) < 20_000

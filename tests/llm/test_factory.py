@@ -162,7 +162,7 @@ def test_an_unknown_model_costs_nothing_with_one_warning(caplog):
         assert table.cost("openai", "mystery", Usage(input_tokens=10)) == 0
         assert table.cost("local", "free-model", Usage(input_tokens=10), free=True) == 0
     assert [r.getMessage() for r in caplog.records] == [
-        "no price known for openai:mystery; counting its calls as $0 (add it to prices.json)"
+        "no price known for openai:mystery; counting its calls as $0 (add it to prices.json or pass --price IN/OUT)"
     ]
 
 

@@ -106,8 +106,9 @@ def seeded(home: Path, seeded_template: Path) -> Home:
 def shared_server() -> Trace2SkillServer:
     """One server for the session (building the tool schemas is the slow part). With no home of its
     own it opens $TRACE2SKILL_HOME each time a connection starts, as a server started without
-    --home does: each test's `home` fixture points that at the test's own folder."""
-    return create_server(ServerConfig())
+    --home does: each test's `home` fixture points that at the test's own folder. List changes are
+    held back for 50 ms instead of a second, so tests that make several changes wait less."""
+    return create_server(ServerConfig(list_changed_interval=0.05))
 
 
 @pytest.fixture

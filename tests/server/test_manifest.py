@@ -1,5 +1,6 @@
-"""manifest.json (the MCP bundle) declares exactly the tools and prompts the server offers, and maps its
-user settings to the environment variables the server reads."""
+"""manifest.json (the MCP bundle) declares exactly the tools and prompts the server offers, starts its
+entry point with the locked dependencies, and maps its user settings (empty by default) to the
+environment variables the server reads. test_bundle.py runs it as a host would."""
 
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ async def test_the_bundle_manifest_matches_the_server(
     assert {p["name"]: p["arguments"] for p in manifest["prompts"]} == {
         name: [a.name for a in p.arguments or []] for name, p in prompts.items()
     }
-    config = manifest["server"]["mcp_config"]
-    assert config["args"][-2:] == ["trace2skill", "serve"]
+    config, entry = manifest["server"]["mcp_config"], manifest["server"]["entry_point"]
+    assert config["command"] == "uv" and config["args"] == ["run", "--frozen", "--directory", "${__dirname}", entry]
     assert set(config["env"]) == {"TRACE2SKILL_HOME", MODEL_ENV, "ANTHROPIC_API_KEY", "OPENAI_API_KEY"}
-    assert (ROOT / manifest["server"]["entry_point"]).is_file()
+    assert (ROOT / entry).is_file()
+    defaults = {key: option.get("default") for key, option in manifest["user_config"].items()}
+    # hosts never expand a placeholder inside a default, and leave a key without one as `${user_config.KEY}`
+    assert defaults == {"home": "", "model": "", "anthropic_api_key": "", "openai_api_key": ""}
     ignored = (ROOT / ".mcpbignore").read_text().splitlines()
     assert ".venv/" in ignored and "server/lib/" in ignored

@@ -135,11 +135,13 @@ async def test_rollback_announces_the_changed_skill_to_a_2026_client(server: Tra
     assert seen == [ResourcesListChanged(), ResourceUpdated(uri="skill://sheets/SKILL.md")]
 
 
-async def test_rollback_and_record_announce_changes_to_a_2025_client(server: Trace2SkillServer) -> None:
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
+async def test_rollback_and_record_announce_changes_to_a_subscribed_2025_client(server: Trace2SkillServer) -> None:
     got: list[Any] = []
     done = anyio.Event()
     async with Client(server, mode="legacy", message_handler=_legacy_events(got, 3, done)) as client:
         assert client.session.protocol_version == "2025-11-25"
+        await client.subscribe_resource("skill://sheets/SKILL.md")
         await client.call_tool("rollback_skill", {"name": "sheets", "version": 1})
         await client.call_tool("record_trajectory", {"trajectory": {"task": "t", "messages": []}})
         with anyio.fail_after(5):

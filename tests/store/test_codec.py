@@ -3,30 +3,31 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+import sqlite_utils
+from pydantic import ValidationError
 
 from trace2skill.errors import InvalidInput
-from trace2skill.models import Trajectory
+from trace2skill.models import LIMITS, InvalidTrajectory, Trajectory, parse_trajectory
 from trace2skill.store import TraceStore, codec, parse_time
 
 from .conftest import MakeTrajectory, trajectory_data
 
 
-def test_the_fast_serialiser_is_in_use_and_agrees_with_pydantic() -> None:
-    assert codec._SERIALIZE is codec._orjson
-    probe = codec._probe()
-    stamp = codec.iso(probe.created_at)  # type: ignore[arg-type]
-    stored = codec.trajectory_json(probe, "t_probe", stamp)
-    assert codec.load_trajectory(stored.decode()) == probe
-    assert Trajectory.model_validate_json(stored) == Trajectory.model_validate_json(probe.model_dump_json())
-    assert json.loads(stored)["id"] == "t_probe"
+def test_stored_json_is_pydantics_own_with_the_rows_id_and_time(make_trajectory: MakeTrajectory) -> None:
+    original = make_trajectory(2, tags=["x", "y"], artifacts=[{"name": "o.csv", "content": "a,b"}])
+    stamp = codec.iso(datetime(2026, 1, 2, 3, 4, 5, 6))
+    stored = codec.trajectory_json(original, "t_x", stamp)
+    expected = original.model_copy(update={"id": "t_x", "created_at": datetime.fromisoformat(stamp)})
+    assert json.loads(stored) == json.loads(expected.model_dump_json())
+    assert original.id is None and original.created_at is None  # the caller's trajectory is left as it was
 
 
-def test_values_orjson_has_no_form_for_go_through_pydantic_core(make_trajectory: MakeTrajectory) -> None:
+def test_values_pydantic_converts_are_stored_in_its_json_forms(make_trajectory: MakeTrajectory) -> None:
     odd = make_trajectory(1, metadata={"big": 2**70, "set": {3}, "raw": b"xy"})
     stored = codec.trajectory_json(odd, "t_odd", codec.iso(datetime(2026, 1, 1)))
-    assert stored == codec._plain_json(odd, "t_odd", codec.iso(datetime(2026, 1, 1)))
     assert codec.load_trajectory(stored).metadata == {"big": 2**70, "set": [3], "raw": "xy"}
 
 
@@ -58,6 +59,45 @@ def test_hand_edited_json_is_still_read_and_broken_json_is_a_clear_error() -> No
     assert codec.load_trajectory(shorthand).messages[0].text == "Sum column B of sales1.xlsx into B20"
     with pytest.raises(InvalidInput, match="a stored trajectory no longer validates"):
         codec.load_trajectory('{"task": "x"}')
+
+
+def test_a_stored_row_edited_past_a_limit_is_a_clear_error_when_read(
+    store: TraceStore, db: sqlite_utils.Database, make_trajectory: MakeTrajectory
+) -> None:
+    ident = store.add(make_trajectory(1))
+    (data,) = db.execute("SELECT data FROM trajectory_data").fetchone()
+    edited = {**json.loads(data), "metadata": {"blob": "x" * LIMITS.metadata_bytes}}
+    db.execute("UPDATE trajectory_data SET data = ?", [json.dumps(edited)])
+    with pytest.raises(InvalidInput, match=r"a stored trajectory no longer validates: metadata: .*the limit is"):
+        store.get(ident)
+
+
+@pytest.mark.parametrize(
+    ("where", "oversized"),
+    [
+        ("metadata", {"metadata": {"blob": "x" * LIMITS.metadata_bytes}}),
+        (
+            "tool_result.output",
+            {
+                "messages": [
+                    {"role": "tool", "content": [{"type": "tool_result", "output": "x" * LIMITS.json_value_bytes}]}
+                ]
+            },
+        ),
+        ("artifact", {"artifacts": [{"name": "big.txt", "content": "x" * (LIMITS.artifact_bytes + 1)}]}),
+    ],
+)
+def test_outside_input_gets_every_size_check(store: TraceStore, where: str, oversized: dict[str, Any]) -> None:
+    data = trajectory_data(1, **oversized)
+    for entry in (lambda: parse_trajectory(data), lambda: parse_trajectory(json.dumps(data))):
+        with pytest.raises(InvalidTrajectory, match=where):
+            entry()
+    for raw in (data, json.dumps(data), json.dumps(data).encode()):
+        with pytest.raises(InvalidTrajectory, match=where):
+            store.add(raw)
+    with pytest.raises(ValidationError, match=where):
+        Trajectory.model_validate_json(json.dumps(data))
+    assert store.count() == 0
 
 
 def test_load_many_keeps_order_and_restores_the_collector() -> None:

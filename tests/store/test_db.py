@@ -15,11 +15,9 @@ from trace2skill.store import (
     TraceStore,
     apply_migrations,
     background_checkpoints,
-    connection_lock,
     open_database,
     write_transaction,
 )
-from trace2skill.store.db import CommitBehind
 
 from .conftest import MakeTrajectory
 
@@ -134,48 +132,6 @@ def test_background_checkpoints_leave_checkpoints_off_when_they_were_turned_off(
         poke()
         assert not any(thread.name == "trace2skill-checkpoint" for thread in threading.enumerate())
     assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-
-
-def test_commit_behind_commits_in_order_and_rolls_back_a_failed_block(db_path: Path) -> None:
-    db = open_database(db_path)
-    db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
-    reader = sqlite3.connect(db_path)
-    with CommitBehind(db) as behind:
-        with behind.transaction() as conn:
-            conn.execute("INSERT INTO t VALUES (1)")
-        with pytest.raises(RuntimeError), behind.transaction() as conn:  # waits for the first commit
-            assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == 1
-            conn.execute("INSERT INTO t VALUES (2)")
-            raise RuntimeError("undo this block only")
-        with behind.transaction() as conn:
-            conn.execute("INSERT INTO t VALUES (3)")
-    assert [n for (n,) in reader.execute("SELECT n FROM t ORDER BY n")] == [1, 3]
-    assert not db.conn.in_transaction
-    reader.close()
-    db.close()
-
-
-def test_no_other_thread_can_use_the_connection_until_a_commit_behind_has_finished(db: sqlite_utils.Database) -> None:
-    def other_thread_gets_the_lock() -> bool:
-        result: list[bool] = []
-        thread = threading.Thread(target=lambda: result.append(_try_and_release(connection_lock(db))))
-        thread.start()
-        thread.join()
-        return result[0]
-
-    with CommitBehind(db) as behind:
-        with behind.transaction() as conn:
-            conn.execute("CREATE TABLE t (n INTEGER)")
-        assert not other_thread_gets_the_lock()  # the commit may still be running on the helper thread
-        behind.wait()
-        assert other_thread_gets_the_lock()
-
-
-def _try_and_release(lock: threading.RLock) -> bool:
-    if not lock.acquire(blocking=False):
-        return False
-    lock.release()
-    return True
 
 
 def test_another_process_sees_committed_rows_only(db_path: Path, make_trajectory: MakeTrajectory) -> None:

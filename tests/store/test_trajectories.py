@@ -5,6 +5,7 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -32,7 +33,7 @@ def test_add_then_get_returns_the_same_trajectory_with_an_id_and_time(
     artifacts = [{"name": "out.csv", "content": "a,b"}]
     original = make_trajectory(1, reference={"answer": 42}, skill_version=3, artifacts=artifacts)
     ident = store.add(original)
-    assert re.fullmatch(r"t_[0-9a-hjkmnp-tv-z]{18}", ident)
+    assert re.fullmatch(r"t_[0-9a-hjkmnp-tv-z]{26}", ident)
     stored = store.get(ident)
     assert stored.id == ident
     assert stored.created_at is not None and stored.created_at.tzinfo is not None
@@ -111,7 +112,7 @@ def test_an_iterable_that_fails_keeps_every_batch_it_completed(
     assert side_rows(db) == (9, 9, 9)
 
 
-def test_the_callers_iterable_never_runs_while_a_commit_is_behind(
+def test_the_callers_iterable_never_runs_while_a_transaction_is_open(
     store: TraceStore, make_trajectory: MakeTrajectory, db: sqlite_utils.Database
 ) -> None:
     def connection_free() -> bool:
@@ -137,7 +138,7 @@ def test_the_callers_iterable_never_runs_while_a_commit_is_behind(
 
     store.add_many(items(), batch_size=3)
     assert store.count() == 10
-    assert all(free for free, _ in seen)  # no transaction open, no commit running on the helper thread
+    assert all(free for free, _ in seen)  # no transaction open, no checkpoint holding the connection
     assert all(count % 3 == 0 for _, count in seen)
 
 
@@ -303,3 +304,12 @@ def test_delete_removes_the_row_its_search_entry_and_tags(
         store.get(gone)
     with pytest.raises(NotFound):
         store.delete(gone)
+
+
+def test_a_search_for_text_with_a_double_quote_finds_it_instead_of_failing(tmp_path: Path) -> None:
+    from trace2skill.store import TraceStore, open_database
+
+    store = TraceStore(open_database(tmp_path / "q.db"))
+    store.add({"task": 'print the "total" row', "messages": [{"role": "user", "content": "x"}]})
+    assert [t.task for t in store.filter(text='"total"')] == ['print the "total" row']
+    assert store.filter(text='tot"al') == []

@@ -6,7 +6,8 @@ candidate's seed changes one thing: which runs it learns from (the seeded sample
 Nothing else in the pipeline is seeded, so several seeds need a limit below the number of runs
 (the model's own sampling may make candidates differ further). Every candidate is committed
 unpublished from the same base; the picked one goes on (to the gate, or to be published), the
-others stay in the history, unpublished, with their scores.
+others stay in the history, unpublished, with their scores. A candidate held for review (risky
+changes) is never rolled out: an agent must not follow changes no person has read.
 """
 
 from __future__ import annotations
@@ -134,9 +135,9 @@ async def evolve_candidates(
     base = base_version(workspace, config)
     reports: list[EvolutionReport] = []
     for seed in range(seeds):
-        candidate = config.model_copy(update={"seed": seed, "publish": False, "base_version": base})
+        candidate = config.model_copy(update={"seed": seed, "publish": "never", "base_version": base})
         reports.append(await evolve_async(candidate, workspace=workspace, llm=llm, progress=progress))  # type: ignore[arg-type]
-    made = [r for r in reports if r.status == "succeeded" and r.new_version is not None]
+    made = [r for r in reports if r.status == "succeeded" and r.new_version is not None]  # staged: never rolled out
     if len(made) <= 1:
         chosen = made[0] if made else reports[0]
         outcomes = ", ".join(f"seed {i}: {r.status}" for i, r in enumerate(reports))

@@ -4,7 +4,10 @@
 out the published version and the new one on the same tasks of a suite's split with the same model
 and settings, compares them pair by pair, and publishes the new version only when its pass rate is
 at least the old one's minus `margin`. A rejected version stays in the history, unpublished, with
-both scores kept beside it (`skills history` shows them), and the report says why.
+both scores kept beside it (`skills history` shows them), and the report says why. A pass is not a
+review: a version held for a person stays held, and `--publish never` only records it (`release`).
+A version held for risky changes is not rolled out at all: the agent would follow (run) exactly the
+changes no person has read.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from trace2skill.bench.stats import Paired, paired
 from trace2skill.bench.suites import Suite, load_suite
 from trace2skill.errors import InvalidInput
 from trace2skill.evolve.progress import ProgressCallback, ignore_progress
+from trace2skill.evolve.screening import REVIEW_MODE_REASON
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.skills_store import SkillScore
 
@@ -32,6 +36,7 @@ __all__ = [
     "evolve_gated",
     "measure_versions",
     "parse_gate",
+    "release",
     "rollout_llm",
 ]
 
@@ -190,7 +195,7 @@ async def evolve_gated(
     suite = load_suite(gate.suite, gate.data)
     suite.split(gate.split)  # a missing split is refused before anything is spent
     report = await evolve_async(
-        config.model_copy(update={"publish": False}) if resume is None else None,
+        config.model_copy(update={"publish": "never"}) if resume is None else None,
         workspace=workspace,
         llm=llm,  # type: ignore[arg-type]
         resume=resume,
@@ -206,6 +211,34 @@ async def evolve_gated(
         workers=workers,
         progress=progress,
     )
+
+
+def release(workspace: Any, config: EvolutionConfig, report: EvolutionReport) -> None:
+    """Publish a measured version as its run's publish mode and review allow; otherwise say why it waits.
+
+    Held versions stay held (only a person releases them), `review` holds the version now, `never`
+    records it only; `auto` publishes it."""
+    name, version = config.skill, report.new_version
+    if version is None:
+        return
+    review = workspace.skills.review(name, version)
+    mode = config.publish_mode
+    if (review is None or not review.held) and mode == "review":
+        review = workspace.skills.stage(name, version, [REVIEW_MODE_REASON])
+    if review is not None and review.held:
+        report.status, report.published, report.review = "staged", False, list(review.reasons)
+        report.notes.append(
+            f"version {version} is held for review ({len(review.reasons)} reasons), so it was not published: "
+            f"read it with `trace2skill skills review {name}`, publish it with "
+            f"`trace2skill skills publish {name} --version {version}`"
+        )
+        return
+    if mode == "never":
+        report.published = False
+        report.notes.append(f"version {version} is recorded, not published (--publish never)")
+        return
+    workspace.skills.publish(name, version)
+    report.published = True
 
 
 @asynccontextmanager
@@ -235,6 +268,13 @@ async def apply_gate(
     progress: ProgressCallback = ignore_progress,
 ) -> EvolutionReport:
     """Measure a finished evolution's new version against its base on the gate split; publish it or reject it."""
+    if report.status == "staged":
+        report.notes.append(
+            f"the gate did not roll out version {report.new_version}: it is held for review, and an agent must not "
+            "follow changes no person has read"
+        )
+        workspace.traces.update_run(report.run_id, report=report.model_dump(mode="json"))
+        return report
     if report.status != "succeeded" or report.new_version is None or report.base_version is None:
         return report
     suite = load_suite(gate.suite, gate.data)
@@ -258,9 +298,8 @@ async def apply_gate(
     _record_scores(workspace, config.skill, result, report.run_id)
     report.gate = result.to_dict()
     if result.passed:
-        workspace.skills.publish(config.skill, report.new_version)
-        report.published = True
         report.notes.append(f"gate passed: {result.reason}")
+        release(workspace, config, report)
     else:
         report.status = "rejected"
         report.published = False

@@ -338,7 +338,7 @@ async def run_bench(
         report.usage = _usage(workspace, run_id, report)
         note = getattr(llm, "price_note", None)
         if note is not None:
-            report.usage["price"] = f"{config.model.split('@', 1)[0]} at {note()}"
+            report.usage["price"] = f"{config.model.split('@', 1)[0]}: {note()}"
         workspace.traces.update_run(
             run_id,
             skill=report.skill or None,
@@ -387,7 +387,13 @@ async def _run(
         workspace.traces.update_run(run_id, evolve_runs=state)
         report.evolutions.append(_evolution_summary(seed, evolution))
         after_version = evolution.new_version if evolution.status == "succeeded" else None
-        if after_version is None:
+        if after_version is None and evolution.status == "staged":
+            report.notes.append(
+                f"seed {seed}: version {evolution.new_version} is held for review ({len(evolution.review)} reasons, "
+                f"first: {evolution.review[0] if evolution.review else '-'}), so no agent runs it; the after arm is "
+                "the before skill"
+            )
+        elif after_version is None:
             report.notes.append(
                 f"seed {seed}: the evolution ended '{evolution.status}'"
                 + (f" ({evolution.error})" if evolution.error else "")

@@ -12,7 +12,7 @@ from typing import Any
 
 from trace2skill.bench.candidates import check_seeds, evolve_candidates
 from trace2skill.bench.create import CreateSpec, draft_and_roll_out
-from trace2skill.bench.gate import GateSpec, apply_gate
+from trace2skill.bench.gate import GateSpec, apply_gate, release
 from trace2skill.bench.runner import ChatModel, RolloutSettings
 from trace2skill.bench.suites import Suite, Task, load_suite
 from trace2skill.errors import InvalidInput
@@ -98,7 +98,7 @@ async def evolve_measured(
     else:
         from trace2skill.evolve import evolve_async
 
-        unpublished = config.model_copy(update={"publish": False}) if held else config
+        unpublished = config.model_copy(update={"publish": "never"}) if held else config
         report = await evolve_async(unpublished, workspace=workspace, llm=llm, progress=progress, fresh=fresh)  # type: ignore[arg-type]
     report.notes[:0] = notes
     if gate is not None:
@@ -112,8 +112,7 @@ async def evolve_measured(
             workers=workers,
             progress=progress,
         )
-    if held and config.publish and report.status == "succeeded" and report.new_version is not None:
-        workspace.skills.publish(config.skill, report.new_version)
-        report.published = True
+    if held and report.status == "succeeded":
+        release(workspace, config, report)  # a pick is not a review: review and never modes still apply
     workspace.traces.update_run(report.run_id, report=report.model_dump(mode="json"))
     return report

@@ -79,6 +79,8 @@ def render_bench_markdown(report: BenchReport) -> str:
             f"- evolution: {ev.get('calls', 0)} calls, {ev.get('input_tokens', 0):,} input / "
             f"{ev.get('output_tokens', 0):,} output tokens, ${float(ev.get('cost_usd') or 0):.4f}",
         ]
+        if usage.get("price"):
+            lines.append(f"- price of {usage['price']}")
     if report.unknown:
         lines += ["", f"## Runs without a verdict ({len(report.unknown)})", ""]
         lines += [f"- {line}" for line in report.unknown[:50]]

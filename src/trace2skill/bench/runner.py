@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trace2skill.bench.suites import Suite, Task
-from trace2skill.errors import BudgetExceeded, ProviderError, Trace2SkillError
+from trace2skill.errors import BudgetExceeded, ProviderError, ProviderUnreachable, Trace2SkillError
 from trace2skill.evaluators.base import Candidate, Evaluation, get_evaluator
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolSpec
 from trace2skill.models import (
@@ -271,7 +271,7 @@ async def _run_agent(
             run.final = response.text
             if response.stop_reason in ("max_tokens", "length") and not _ANSWER.search(response.text or ""):
                 run.failure = f"the answer was cut off at {settings.max_tokens} tokens"
-    except BudgetExceeded:
+    except (BudgetExceeded, ProviderUnreachable):  # every other task would fail the same way: stop the run
         raise
     except ProviderError as e:
         run.problem = f"model call failed: {e}"

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.params import DOLLARS, PRICE, PRICE_HELP, TEMPERATURE
 from trace2skill.errors import InvalidInput, Trace2SkillError
 from trace2skill.models import describe_validation_error
 
@@ -62,7 +63,7 @@ class BenchBars:
 @click.option("--workers", type=int, default=4, show_default=True, help="Rollouts (and analyses) at once.")
 @click.option("--max-turns", type=int, default=20, show_default=True, help="Agent turns per task (tool suites).")
 @click.option("--max-tokens", type=int, default=2048, show_default=True, help="Output tokens per model call.")
-@click.option("--temperature", type=float, default=0.0, show_default=True)
+@click.option("--temperature", type=TEMPERATURE, default=0.0, show_default=True)
 @click.option("--sandbox", type=click.Choice(["auto", "bwrap", "process"]), default="auto", show_default=True)
 @click.option("--analysts", type=click.Choice(["error", "success", "combined"]), default="combined", show_default=True)
 @click.option(
@@ -75,7 +76,8 @@ class BenchBars:
 @click.option("--evolve-limit", type=int, help="Evolve from a balanced sample of N of the rollouts.")
 @click.option("--max-analyst-turns", type=int, default=8, show_default=True)
 @click.option("--fan-in", type=int, default=5, show_default=True)
-@click.option("--budget-usd", type=float, help="Stop starting model calls once this much is spent.")
+@click.option("--budget-usd", type=DOLLARS, help="Stop starting model calls once this much is spent.")
+@click.option("--price", type=PRICE, help=PRICE_HELP)
 @click.option("--data", "data", help="Folder holding the built-in suites' data (default $TRACE2SKILL_DATA).")
 @click.option("--out", help="Folder for report.md, report.json and pass-rates.png (default <home>/bench/RUN).")
 @click.option("--fresh", is_flag=True, help="Start a new benchmark even if an unfinished one matches.")

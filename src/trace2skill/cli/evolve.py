@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.params import DOLLARS, PRICE, PRICE_HELP, TEMPERATURE, UNIT_INTERVAL
 from trace2skill.errors import InvalidInput, Trace2SkillError
 from trace2skill.models import EvolutionConfig, EvolutionReport, describe_validation_error
 
@@ -55,15 +56,17 @@ class StageBars:
             return
         task = self.tasks.get(event.stage)
         if task is None:
+            if not self.tasks:
+                self.progress.start()  # on the first bar: a run refused before it starts draws nothing
             task = self.tasks[event.stage] = self.progress.add_task(label, total=event.total, note="")
         self.progress.update(task, completed=event.done, total=event.total, note=event.message[:60])
 
     def __enter__(self) -> StageBars:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.tasks:
+            self.progress.stop()
 
 
 def _echo_json(value: Any) -> None:
@@ -93,7 +96,9 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 )
 @click.option("--analyst-model", metavar="MODEL", help="Model of the analysts (default: --model).")
 @click.option("--merge-model", metavar="MODEL", help="Model of the proposals, merges and repairs (default: --model).")
-@click.option("--temperature", type=float, metavar="T", help="Sampling temperature of the evolution's calls (0-2).")
+@click.option(
+    "--temperature", type=TEMPERATURE, metavar="T", help="Sampling temperature of the evolution's calls (0-2)."
+)
 @click.option(
     "--any-version",
     "any_version",
@@ -127,7 +132,9 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
     metavar="SUITE:SPLIT",
     help="Publish the new version only if it is not worse on this held-out split (e.g. wikitq:test).",
 )
-@click.option("--gate-margin", type=float, default=0.0, show_default=True, help="Allowed drop in pass rate (0-1).")
+@click.option(
+    "--gate-margin", type=UNIT_INTERVAL, default=0.0, show_default=True, help="Allowed drop in pass rate (0-1)."
+)
 @click.option("--gate-limit", type=int, help="Measure on at most N tasks of the gate split (a fixed sample).")
 @click.option(
     "--gate-workers", type=int, default=4, show_default=True, help="Rollouts (gate, --suite, --seeds) run at once."
@@ -153,8 +160,15 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 @click.option("--task-description", help="What the skill is for (create mode).")
 @click.option("--strategy", type=click.Choice(["parallel", "sequential"]), help="sequential: the baseline.")
 @click.option("--batch-size", type=int, help="Trajectories per update of the sequential baseline.")
-@click.option("--budget-usd", type=float, help="Stop starting LLM calls once this much is spent.")
+@click.option("--budget-usd", type=DOLLARS, help="Stop starting LLM calls once this much is spent.")
+@click.option("--price", type=PRICE, help=PRICE_HELP)
 @click.option("--budget-tokens", type=int, help="Stop starting LLM calls once this many tokens are spent.")
+@click.option(
+    "--publish",
+    type=click.Choice(["auto", "review", "never"]),
+    help="auto (default): publish only text changes to SKILL.md and references/ with nothing risky in them, hold "
+    "the rest for `skills review`; review: hold every version; never: record it only.",
+)
 @click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost; spend nothing.")
 @click.option("--resume", "resume_run", metavar="RUN", help="Continue this failed or interrupted run.")
 @click.option("--fresh", is_flag=True, help="Start a new run even if an unfinished one with the same settings exists.")
@@ -183,6 +197,8 @@ def evolve(
     With --gate SUITE:SPLIT the new version is measured against the published one on that split and
     published only if it is not worse by more than --gate-margin; otherwise it stays in the history.
     With --mode create --suite SUITE the draft is rolled out on the suite first and learned from.
+    A version that touches scripts/ or assets/ or adds a risky command is held for review
+    (`trace2skill skills review NAME`), whatever --publish says.
     """
     from trace2skill.evolve import estimate, evolve_async
     from trace2skill.evolve.report import render_markdown
@@ -270,7 +286,7 @@ def evolve(
 
 def _resume_overrides(config: EvolutionConfig, options: dict[str, Any]) -> EvolutionConfig | None:
     """With --resume only workers and budgets may change; None keeps the run's own."""
-    if not any(options.get(k) is not None for k in ("workers", "budget_usd", "budget_tokens")):
+    if not any(options.get(k) is not None for k in ("workers", "budget_usd", "budget_tokens", "price")):
         return None
     return config
 

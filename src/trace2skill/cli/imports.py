@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.params import PRICE, PRICE_HELP
 from trace2skill.cli.traces import traces_group
-from trace2skill.errors import InvalidInput, NotFound
+from trace2skill.errors import InvalidInput, NotFound, ProviderUnreachable
 
 __all__ = ["hooks", "import_command", "judge_command"]
 
@@ -280,6 +281,7 @@ def _report_change(change: Any, verb: str, as_json: bool) -> None:
 @click.option("--skill", help="Only runs of this skill.")
 @click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable).")
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), default=4, show_default=True)
+@click.option("--price", type=PRICE, help=PRICE_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def judge_command(
@@ -289,6 +291,7 @@ def judge_command(
     skill: str | None,
     tags: tuple[str, ...],
     concurrency: int,
+    price: tuple[float, float] | None,
     as_json: bool,
 ) -> None:
     """Label runs whose outcome is unknown with an LLM judge (recorded as judged_by model:<model>)."""
@@ -319,7 +322,7 @@ def judge_command(
     )
 
     async def run() -> None:
-        llm = open_llm(model, call_log=store.log_calls, home=state.home)
+        llm = open_llm(model, call_log=store.log_calls, home=state.home, price=price)
         try:
             with progress:
                 bar = progress.add_task("judging", total=len(pending))
@@ -345,7 +348,11 @@ def judge_command(
         finally:
             await llm.aclose()
 
-    anyio.run(run)
+    stopped: ProviderUnreachable | None = None
+    try:
+        anyio.run(run)
+    except ProviderUnreachable as e:  # the runs judged before it stay labelled
+        stopped = e
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
@@ -356,6 +363,8 @@ def judge_command(
                 click.echo(f"{row['id']}: {row['status']} ({row['score']:.2f}) {row['feedback']}")
         labelled = sum(1 for r in rows if not r["error"])
         click.echo(f"labelled {labelled} of {len(rows)} run(s) with model:{model}")
+    if stopped is not None:
+        raise ProviderUnreachable(f"{stopped} (the runs labelled so far are kept; run the same command for the rest)")
     if rows and all(r["error"] for r in rows):
         sys.exit(1)
 

@@ -1,4 +1,4 @@
-"""`trace2skill skills ...`: import, list, show, history, diff, rollback, publish, export, validate.
+"""`trace2skill skills ...`: import, list, show, history, diff, review, rollback, publish, export, validate.
 
 A thin shell over `trace2skill.skills_store`: each command calls one library method and prints the
 result for people (rich tables) or, with `--json`, for programs.
@@ -18,7 +18,16 @@ from rich.table import Table
 
 from trace2skill.cli.main import cli, pass_state
 from trace2skill.errors import InvalidInput, NotFound
-from trace2skill.skills_store import SkillStore, SkillVersion, ValidationReport, read_skill_dir, validate_skill
+from trace2skill.models import Skill
+from trace2skill.skills_store import (
+    SkillReview,
+    SkillStore,
+    SkillVersion,
+    ValidationReport,
+    diff_skills,
+    read_skill_dir,
+    validate_skill,
+)
 
 __all__ = ["skills"]
 
@@ -182,7 +191,9 @@ def show(state: Any, name: str, version: int | None, provenance: bool, file_path
         _show_provenance(v)
         return
     published = store.published_version(name)
-    click.echo(f"{v.name} version {v.version}{' (published)' if published == v.version else ''}")
+    review = store.review(name, v.version)
+    held = f" ({review.summary()})" if review is not None and review.held else ""
+    click.echo(f"{v.name} version {v.version}{' (published)' if published == v.version else ''}{held}")
     click.echo(f"  digest   sha256:{v.digest}")
     click.echo(f"  parent   {v.parent or '-'}")
     click.echo(f"  author   {v.author}{f' (run {v.run_id})' if v.run_id else ''}")
@@ -212,6 +223,7 @@ def history(state: Any, name: str, as_json: bool) -> None:
     scores: dict[int, list[Any]] = {}
     for score in store.scores(name):
         scores.setdefault(score.version, []).append(score)
+    reviews = store.reviews(name)
     if as_json:
         _echo_json(
             [
@@ -219,6 +231,7 @@ def history(state: Any, name: str, as_json: bool) -> None:
                     **_version_json(v),
                     "published": v.version == published,
                     "scores": [s.model_dump(mode="json") for s in scores.get(v.version, [])],
+                    "review": _review_json(reviews[v.version]) if v.version in reviews else None,
                 }
                 for v in versions
             ]
@@ -234,8 +247,16 @@ def history(state: Any, name: str, as_json: bool) -> None:
         for s in scores.get(v.version, []):
             verdict = f" ({s.verdict})" if s.verdict else ""
             click.echo(f"{'':<9} {s.suite}:{s.split} with {s.model}: {s.passed}/{s.total} = {s.rate:.1%}{verdict}")
+        if v.version in reviews:
+            click.echo(f"{'':<9} {reviews[v.version].summary()}")
     if published is not None:
         click.echo(f"* published: version {published}")
+    pending = [r.version for r in reviews.values() if r.held]
+    if pending:
+        click.echo(
+            f"held for review: version{'s' if len(pending) > 1 else ''} {', '.join(map(str, pending))} "
+            f"(`trace2skill skills review {name}`)"
+        )
 
 
 @skills.command("diff")
@@ -253,6 +274,65 @@ def diff(state: Any, name: str, v1: int, v2: int, as_json: bool) -> None:
         click.echo(out, nl=False)
     else:
         click.echo(f"versions {v1} and {v2} of {name} have the same content", err=True)
+
+
+def _review_json(review: SkillReview) -> dict[str, Any]:
+    return {**review.model_dump(mode="json", exclude={"name"}), "summary": review.summary()}
+
+
+def _review_diff(store: SkillStore, name: str, v: SkillVersion) -> str:
+    """What the held version changes: against the version it was built on, or against nothing."""
+    if v.parent is not None:
+        return store.diff(name, v.parent, v.version)
+    return diff_skills(Skill(name=name, files=()), store.load(name, v.version))
+
+
+@skills.command("review")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="One version (default: every version still held).")
+@json_option
+@pass_state
+def review(state: Any, name: str, version: int | None, as_json: bool) -> None:
+    """Show versions held for review: why each was held and its diff against the version it was built on."""
+    store = _store(state)
+    if version is not None:
+        one = store.review(name, store.get_version(name, version).version)
+        if one is None:
+            raise InvalidInput(f"version {version} of {name!r} was never held for review")
+        held = [one]
+    else:
+        held = store.pending(name)
+    entries = []
+    for r in held:
+        v = store.get_version(name, r.version)
+        entries.append((r, v, _review_diff(store, name, v)))
+    if as_json:
+        _echo_json(
+            [
+                {**_review_json(r), "parent": v.parent, "author": v.author, "run_id": v.run_id, "diff": diff}
+                for r, v, diff in entries
+            ]
+        )
+        return
+    if not entries:
+        published = store.published_version(name)
+        click.echo(f"Nothing of {name} is held for review (published: version {published or '-'}).")
+        return
+    for r, v, diff in entries:
+        source = f"{v.author}{f' (run {v.run_id})' if v.run_id else ''}"
+        click.echo(f"{name} version {v.version}, built on version {v.parent or '-'} by {source}: {r.summary()}")
+        click.echo("Held because:")
+        for reason in r.reasons:
+            click.echo(f"  - {reason}")
+        click.echo("")
+        click.echo(diff or "(no change in content)\n", nl=False)
+        click.echo("")
+        if r.held:
+            click.echo(
+                f"Publish it with `trace2skill skills publish {name} --version {v.version}`; until then it stays "
+                "unpublished."
+            )
+        click.echo("")
 
 
 @skills.command("rollback")
@@ -282,12 +362,22 @@ def rollback(state: Any, name: str, version: int, allow_secrets: bool, as_json: 
 @json_option
 @pass_state
 def publish(state: Any, name: str, version: int | None, force: bool, allow_secrets: bool, as_json: bool) -> None:
-    """Publish a version to the skills folder (a hand edit found there is recorded first)."""
+    """Publish a version to the skills folder (a hand edit found there is recorded first).
+
+    A version held for review is published too: running this is the review. The reasons it was held
+    are printed first."""
     store = _store(state)
-    path = store.publish(name, version, force=force, allow_secrets=allow_secrets)
+    target = store.get_version(name, version).version
+    held = store.review(name, target)
+    overridden = list(held.reasons) if held is not None and held.held else []
+    if overridden and not as_json:
+        click.echo(f"{name} version {target} was held for review; publishing it overrides {len(overridden)} reasons:")
+        for reason in overridden:
+            click.echo(f"  - {reason}")
+    path = store.publish(name, target, force=force, allow_secrets=allow_secrets, reviewed=True)
     published = store.published_version(name)
     if as_json:
-        _echo_json({"name": name, "published_version": published, "path": str(path)})
+        _echo_json({"name": name, "published_version": published, "path": str(path), "overrode": overridden})
     else:
         click.echo(f"{name} version {published} is published at {path}.")
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.params import FINITE
 from trace2skill.errors import InvalidInput
 from trace2skill.models import (
     LIMITS,
@@ -275,7 +276,7 @@ def show_command(state: Any, trajectory_id: str, as_json: bool) -> None:
 @traces_group.command("label")
 @click.argument("trajectory_id", metavar="ID")
 @click.argument("status", type=click.Choice(STATUSES))
-@click.option("--score", type=float, help="A score, e.g. 0.0-1.0.")
+@click.option("--score", type=FINITE, help="A score, e.g. 0.0-1.0.")
 @click.option("--feedback", help="Why: what was wrong or right.")
 @click.option("--judge", default="human", show_default=True, help="Who decided.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new outcome as JSON.")

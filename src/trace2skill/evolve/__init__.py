@@ -60,7 +60,7 @@ def resolve_model(config: EvolutionConfig) -> EvolutionConfig:
     return config.model_copy(update={"model": chosen[0]})
 
 
-def _open_llm(workspace: Any, model: str, workers: int, budget: Any) -> ChatLLM:
+def _open_llm(workspace: Any, model: str, workers: int, budget: Any, price: Any = None) -> ChatLLM:
     """The run's LLM: its call log goes to the store; no response cache (resume comes from the run's
     saved analyses and patches, and a cache would make a rerun with another seed repeat old answers).
     Opening it checks the model string and the provider's credentials before anything is recorded.
@@ -68,7 +68,14 @@ def _open_llm(workspace: Any, model: str, workers: int, budget: Any) -> ChatLLM:
     `trace2skill.llm.provider`) reuses every idle connection."""
     from trace2skill.llm import open_llm
 
-    return open_llm(model, call_log=workspace.traces.log_calls, budget=budget, concurrency=workers, home=workspace.home)
+    return open_llm(
+        model,
+        call_log=workspace.traces.log_calls,
+        budget=budget,
+        concurrency=workers,
+        home=workspace.home,
+        price=price,
+    )
 
 
 def stage_models(config: EvolutionConfig) -> tuple[str, str]:
@@ -82,12 +89,18 @@ def stage_models(config: EvolutionConfig) -> tuple[str, str]:
     return analyst or base or "", editor or base or ""
 
 
-async def _open_llms(workspace: Any, models: tuple[str, ...], workers: int, budget: Any) -> dict[str, ChatLLM]:
-    """One LLM per distinct model string, all on one call log and one budget (which caps them together)."""
+async def _open_llms(
+    workspace: Any, models: tuple[str, ...], workers: int, budget: Any, settings: EvolutionConfig
+) -> dict[str, ChatLLM]:
+    """One LLM per distinct model string, all on one call log and one budget (which caps them together).
+
+    A dollar budget needs every model priced (or free): refused here, before a run is recorded."""
     opened: dict[str, ChatLLM] = {}
     try:
         for model in dict.fromkeys(models):
-            opened[model] = _open_llm(workspace, model, workers, budget)
+            opened[model] = llm = _open_llm(workspace, model, workers, budget, settings.price)
+            if settings.budget_usd is not None:
+                llm.require_price(f"--budget-usd {settings.budget_usd:g}")  # type: ignore[attr-defined]
     except BaseException:
         for llm in opened.values():
             await llm.aclose()  # type: ignore[attr-defined]
@@ -101,6 +114,14 @@ def _limit_budget(budget: Any, traces: Any, config: EvolutionConfig, run_id: str
     used = int(spent["input_tokens"]) + int(spent["output_tokens"])
     budget.usd = None if config.budget_usd is None else max(0.0, config.budget_usd - float(spent["cost_usd"]))
     budget.tokens = None if config.budget_tokens is None else max(0, config.budget_tokens - used)
+
+
+def _price_settings(stored: EvolutionConfig, given: EvolutionConfig | None) -> EvolutionConfig:
+    """The budget and price a run (or its resume) is opened with: a resume's own, else the stored ones."""
+    if given is None or given is stored:
+        return stored
+    update = {"budget_usd": given.budget_usd, "price": given.price if given.price is not None else stored.price}
+    return stored.model_copy(update=update)
 
 
 def _llm_settings(traces: Any, config: EvolutionConfig | None, resume: str | None) -> tuple[EvolutionConfig, int]:
@@ -138,7 +159,8 @@ async def evolve_async(
         if llm is None:
             settings, workers = _llm_settings(ws.traces, config, resume)
             analyst_model, editor_model = stage_models(settings)
-            opened = await _open_llms(ws, (analyst_model, editor_model), workers, budget)
+            priced = _price_settings(settings, config)
+            opened = await _open_llms(ws, (analyst_model, editor_model), workers, budget, priced)
             analyst_llm, editor_llm = opened[analyst_model], opened[editor_model]
             chosen = configured_model(config.model) if config is not None and resume is None else None
             if config is not None and chosen is not None:  # recorded, so a resume opens the same model

@@ -9,6 +9,8 @@
 - With `analyst="single"`, failures get the single-pass error analyst (one structured call).
 - Successes get the success analyst (one structured call).
 Every analysis keeps at most three lessons, and code drops any lesson that quotes the reference.
+Everything of the run an analyst reads (the overview, steps, files, command output over its files)
+arrives inside `<run_data>` blocks, which its system prompt says are data, never instructions.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from trace2skill.evolve.schemas import (
 from trace2skill.evolve.workfolder import WorkFolder, open_work_folder
 from trace2skill.llm.types import ChatMessage, ToolCall, ToolSpec
 from trace2skill.models import Trajectory
+from trace2skill.untrusted import quote_run_data
 
 __all__ = ["ERROR_TOOLS", "analyse", "analysis_kind"]
 
@@ -149,7 +152,8 @@ async def _single_call(ctx: RunContext, t: Trajectory, index: int, kind: str) ->
     role, schema = (
         ("success_analyst", SuccessAnalysisOut) if kind == "success" else ("error_analyst_single", ErrorAnalysisOut)
     )
-    request = ctx.request(role, [ChatMessage(role="user", content=render_full(t))], purpose=f"analyse.{kind}")
+    message = ChatMessage(role="user", content=quote_run_data(render_full(t)))
+    request = ctx.request(role, [message], purpose=f"analyse.{kind}")
     out, _ = await ctx.llm.structured(request, schema)
     raw = Analysis(
         trajectory_id=_tid(t),
@@ -181,9 +185,11 @@ class _Session:
             return f"the arguments of {call.name} are not valid JSON", True
         try:
             if call.name == "read_steps":
-                return render_steps(self.t, int(args.get("start", 0)), _opt_int(args.get("end"))), False
+                steps = render_steps(self.t, int(args.get("start", 0)), _opt_int(args.get("end")))
+                return quote_run_data(steps), False
             if call.name == "read_artifact":
-                return read_artifact(self.t, str(args.get("name", "")), int(args.get("offset") or 0)), False
+                text = read_artifact(self.t, str(args.get("name", "")), int(args.get("offset") or 0))
+                return quote_run_data(text), False
             if call.name == "run":
                 return await self._shell(args.get("command"))
             if call.name == "evaluate":
@@ -204,7 +210,7 @@ class _Session:
             return f"run is unavailable: {self.folder.problem}", True
         if not isinstance(command, str) or not command.strip():
             return "run needs a `command`: a shell command line", True
-        return (await box.run(command)).render(), False
+        return quote_run_data((await box.run(command)).render()), False  # output over the run's files
 
     def _candidate(self, args: dict[str, Any]) -> Candidate:
         """The answer as given, and output files read from the work folder by name (bytes, binary included).
@@ -237,7 +243,8 @@ async def _failure_agentic(
 ) -> Analysis:
     cfg = ctx.config
     session = _Session(t, checker, folder)
-    messages = [ChatMessage(role="user", content=f"{render_overview(t)}\n\n{folder.describe()}")]
+    overview = quote_run_data(f"{render_overview(t)}\n\n{folder.describe()}")  # file names come from the run too
+    messages = [ChatMessage(role="user", content=overview)]
     submitted: ErrorAnalysisOut | None = None
     reminded = False
     turns = 0

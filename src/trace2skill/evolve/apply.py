@@ -79,6 +79,7 @@ __all__ = [
     "find_edit_span",
     "is_protected",
     "locate_edit",
+    "no_new_executables",
     "unsafe_path_reason",
 ]
 
@@ -535,9 +536,26 @@ def _render(text: str, placed: list[tuple[Location, Edit]], markdown: bool) -> s
 
 
 def _new_file(path: str, content: str) -> SkillFile:
+    """A file an edit creates: never executable, since no person has read what a model wrote."""
     data = content if content.endswith("\n") or not content else content + "\n"
-    executable = path.startswith("scripts/") and data.startswith("#!")
-    return SkillFile(path=path, data=data.encode("utf-8"), executable=executable)
+    return SkillFile(path=path, data=data.encode("utf-8"))
+
+
+def no_new_executables(base: Skill, skill: Skill) -> Skill:
+    """`skill` with the executable bit kept only on files whose content is unchanged from `base`.
+
+    An evolution never makes code runnable: a new file is plain, and an executable file whose content
+    an edit changed loses its bit (the diff shows the mode change; a person restores it after review).
+    """
+    before = {f.path: f for f in base.files}
+    plain = []
+    changed = False
+    for f in skill.files:
+        old = before.get(f.path)
+        keep = f.executable and old is not None and old.executable and old.data == f.data
+        changed = changed or keep != f.executable
+        plain.append(f if keep == f.executable else f.model_copy(update={"executable": keep}))
+    return Skill(name=skill.name, files=tuple(plain)) if changed else skill
 
 
 def apply_patch(
@@ -627,6 +645,7 @@ def apply_patch(
     if created:
         files = {f.path: f for f in new_skill.files} | created
         new_skill = Skill(name=skill.name, files=tuple(sorted(files.values(), key=lambda f: f.path)))
+    new_skill = no_new_executables(skill, new_skill)
     applied.sort(key=lambda pair: pair[0])
     dropped.sort(key=lambda pair: pair[0])
     return ApplyResult(skill=new_skill, applied=[e for _, e in applied], dropped=[d for _, d in dropped])

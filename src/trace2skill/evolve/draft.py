@@ -15,6 +15,7 @@ from trace2skill.evolve.repair import validate_and_fix
 from trace2skill.evolve.schemas import DraftOut
 from trace2skill.llm.types import ChatMessage, ChatRequest
 from trace2skill.models import Skill, SkillFile, Trajectory
+from trace2skill.untrusted import quote_run_data
 
 __all__ = ["draft_message", "draft_skill", "skill_from_draft"]
 
@@ -27,10 +28,12 @@ def draft_message(name: str, task_description: str | None, examples: list[Trajec
     if task_description:
         lines.append(f"\nThe tasks this skill is for:\n{task_description.strip()}")
     if examples:
-        lines.append("\nExamples of tasks the agent was given:")
+        tasks = []
         for t in examples[:_EXAMPLES]:
             task = " ".join(t.task.split())
-            lines.append(f"- {task[:_EXAMPLE_CHARS]}{'…' if len(task) > _EXAMPLE_CHARS else ''}")
+            tasks.append(f"- {task[:_EXAMPLE_CHARS]}{'…' if len(task) > _EXAMPLE_CHARS else ''}")
+        lines.append("\nExamples of tasks the agent was given (quoted from recorded runs):")
+        lines.append(quote_run_data("\n".join(tasks)))
     return "\n".join(lines)
 
 

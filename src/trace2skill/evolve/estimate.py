@@ -165,7 +165,7 @@ def estimate_run(
         input_tokens=total_in,
         cached_tokens=total_cached,
         output_tokens=out_tokens,
-        cost_usd=_cost(config.model, total_in, total_cached, out_tokens),
+        cost_usd=_cost(config.model, total_in, total_cached, out_tokens, config.price),
         max_calls=max_calls,
         assumptions=[
             f"an agentic error analysis takes {EXPECTED_TURNS} turns (at most {config.max_analyst_turns + 1})",
@@ -191,7 +191,7 @@ class _NoLLM:
 _NO_LLM = _NoLLM()
 
 
-def _cost(model: str | None, inp: int, cached: int, out: int) -> float | None:
+def _cost(model: str | None, inp: int, cached: int, out: int, given: tuple[float, float] | None = None) -> float | None:
     if not model:
         return None
     from trace2skill.home import Home
@@ -200,7 +200,10 @@ def _cost(model: str | None, inp: int, cached: int, out: int) -> float | None:
     spec = parse_model(model)
     if spec.provider in ("scripted", "local", "sampling"):
         return 0.0
-    price = PriceTable.load(Home.resolve().root).lookup(spec.provider, spec.model)
+    table = PriceTable.load(Home.resolve().root)
+    if given is not None:
+        table.set_price(spec.provider, spec.model, given)
+    price = table.lookup(spec.provider, spec.model)
     if price is None:
         return None
     return round(price.cost(Usage(input_tokens=inp, cached_tokens=cached, output_tokens=out)), 6)

@@ -18,6 +18,7 @@ from trace2skill.evaluators import Candidate, Evaluation, Evaluator, get_evaluat
 from trace2skill.evolve.context import RunContext
 from trace2skill.llm.types import ChatRequest
 from trace2skill.models import EvolutionConfig, Trajectory
+from trace2skill.untrusted import quote_run_data
 
 __all__ = ["JUDGE_PURPOSE", "Checker", "checker_for", "is_agentic", "judge_reference"]
 
@@ -59,20 +60,25 @@ def judge_reference(t: Trajectory) -> dict[str, Any]:
 
     The rubric holds nothing the analyst has not seen: the task, the run's final answer and its feedback.
     """
+    task = quote_run_data(t.task)  # the run's own words: data for the judge, never instructions
     if isinstance(t.reference, dict) and ("answer" in t.reference or "rubric" in t.reference):
-        return {"task": t.task, **t.reference}
+        return {"task": task, **t.reference}
     if t.reference is not None:
-        return {"task": t.task, "answer": t.reference}
+        return {"task": task, "answer": t.reference}
     lines = [
         "Pass the candidate only when it accomplishes the task above completely and correctly.",
         "An earlier attempt at this task was rejected; the candidate is a corrected result.",
     ]
+    quoted = []
     if t.final_answer is not None:
-        lines.append(f"The rejected attempt's final answer was: {_clip(t.final_answer)}")
+        quoted.append(f"The rejected attempt's final answer was: {_clip(t.final_answer)}")
     if t.outcome.feedback:
-        lines.append(f"It was rejected because: {_clip(t.outcome.feedback)}")
-        lines.append("Fail a candidate that still has that problem.")
-    return {"task": t.task, "rubric": "\n".join(lines)}
+        quoted.append(f"It was rejected because: {_clip(t.outcome.feedback)}")
+    if quoted:
+        lines.append(quote_run_data("\n".join(quoted)))
+    if t.outcome.feedback:
+        lines.append("Fail a candidate that still has the problem it was rejected for.")
+    return {"task": task, "rubric": "\n".join(lines)}
 
 
 def _clip(text: str) -> str:

@@ -5,7 +5,8 @@ proposal as soon as the analysis is done) under a bound of `workers` at once, fa
 most turns first; only the first merge level waits for every proposal. Results are saved in
 batches from a worker thread as they finish, so a run that dies resumes from what was saved:
 finished analyses, proposals and merge groups are never paid for twice. The published version of
-the skill is only replaced by the final commit of a successful run.
+the skill is only replaced by the final commit of a successful run, and only when nothing in it or
+in the run's lessons needs a person (`screening`): otherwise the version is staged for review.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from trace2skill.errors import BudgetExceeded, Conflict, InvalidInput, NotFound, ProviderError, Trace2SkillError
+from trace2skill.errors import (
+    BudgetExceeded,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    ProviderUnreachable,
+    Trace2SkillError,
+)
 from trace2skill.evaluators.base import EvaluatorResolver, resolver_for
 from trace2skill.evolve.analysts import analyse
+from trace2skill.evolve.apply import no_new_executables
 from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM, RunContext, evidence_of
 from trace2skill.evolve.draft import draft_skill
 from trace2skill.evolve.evaluation import is_agentic
@@ -25,16 +35,17 @@ from trace2skill.evolve.finalize import Finalized, finalize, provenance
 from trace2skill.evolve.merge import MergeResult, merge_tree, tree_shape
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, StageCounter, ignore_progress
 from trace2skill.evolve.propose import propose
-from trace2skill.evolve.recorder import RunRecorder
+from trace2skill.evolve.recorder import RunRecorder, collapse_notes
 from trace2skill.evolve.runs import Persister, config_fingerprint, find_resumable, new_run_id
 from trace2skill.evolve.schemas import Analysis
+from trace2skill.evolve.screening import flagged_evidence, hold_reasons, publishes
 from trace2skill.evolve.select import VersionScope, select_trajectories, version_scope
 from trace2skill.evolve.stages import OutputBudgets, StageLLM
-from trace2skill.models import EvolutionConfig, EvolutionReport, Patch, Trajectory
-from trace2skill.skills_store import SkillStore
+from trace2skill.models import EvolutionConfig, EvolutionReport, Patch, Skill, Trajectory
+from trace2skill.skills_store import SkillStore, review_changes
 from trace2skill.store import TraceStore
 
-__all__ = ["PreparedRun", "prepare_run", "run_pipeline", "stage_of"]
+__all__ = ["PreparedRun", "prepare_run", "run_pipeline", "seen_by_a_person", "stage_of"]
 
 _RESULT_NEUTRAL = ("workers", "budget_usd", "budget_tokens")
 _SPENT = frozenset({"ok", "error"})
@@ -316,10 +327,15 @@ async def run_pipeline(
         if final is None:
             report.status = "no_change"
         else:
-            await _commit(skills, ctx, base_version, final, report, rec)
+            before = seen_by_a_person(skills, config.skill, base_version)
+            await _commit(traces, skills, ctx, base_version, final, report, rec, before)
     except BudgetExceeded as e:
         hint = f"resume with `trace2skill evolve {config.skill} --resume {run_id} --budget-usd MORE`"
         report.status, report.error = "failed", f"budget exceeded: {e} ({hint})"
+    except ProviderUnreachable as e:
+        resume = f"trace2skill evolve {config.skill} --resume {run_id}"
+        hint = f"what finished is kept: resume with `{resume}` once it answers; for a wrong URL, fix --model"
+        report.status, report.error = "failed", f"{e} ({hint})"
     except Trace2SkillError as e:
         report.status, report.error = "failed", str(e)
     except BaseException as e:
@@ -344,6 +360,7 @@ async def _draft(traces: TraceStore, skills: SkillStore, llm: ChatLLM, prepared:
         provenance=[],
         run_id=run_id,
         publish=False,
+        hold=review_changes(seen_by_a_person(skills, config.skill, prepared.head_version), skill),
     )
     traces.update_run(run_id, base_version=version.version)
     counter.finish(f"drafted version {version.version}")
@@ -385,42 +402,78 @@ async def _parallel(
     return final
 
 
+_MODEL_AUTHORS = ("evolve:", "bench:")
+
+
+def seen_by_a_person(skills: SkillStore, name: str, version: int | None) -> Skill | None:
+    """What a new version is screened against: the newest version on `version`'s parent chain that a person
+    wrote, released or let go live (published, or not written by a model). An unpublished draft or
+    candidate in between (create mode, the bench) is read as part of the change; None reads everything."""
+    published = skills.published_version(name)
+    current = version
+    while current is not None:
+        v = skills.get_version(name, current)
+        review = skills.review(name, current)
+        if current == published or not v.author.startswith(_MODEL_AUTHORS) or (review is not None and not review.held):
+            return skills.load(name, current)
+        current = v.parent
+    return None
+
+
 async def _commit(
+    traces: TraceStore,
     skills: SkillStore,
     ctx: RunContext,
     base_version: int,
     final: Finalized,
     report: EvolutionReport,
     rec: RunRecorder,
+    screened_against: Skill | None,
 ) -> None:
+    """Record the new version: published, or held for review with its reasons (`screening`)."""
     report.edits_applied = len(final.applied)
     report.edits_dropped = final.dropped
     rec.notes += final.notes + final.warnings
     if final.errors_left:
         raise InvalidInput(f"the evolved skill does not validate: {'; '.join(final.errors_left[:3])}")
-    if final.skill.digest == ctx.base.digest:
+    skill = no_new_executables(ctx.base, final.skill)
+    if skill.digest == ctx.base.digest:
         report.status = "no_change"
         return
     counter = StageCounter(rec.progress, "commit", 1)
     with rec.stage("commit"):
+        mode = ctx.config.publish_mode
+        flagged = flagged_evidence(traces, ctx.run_id, screened_against, skill)
+        hold = hold_reasons(mode, screened_against, skill, flagged)
         entries = provenance(final.applied, final.fixes)
         changelog = report.changelog or [f"{e['file']} {e['op']}: {e['summary']}" for e in entries]
         version = skills.commit(
-            final.skill,
+            skill,
             parent=base_version,
             author=f"evolve:{ctx.run_id}",
             changelog=changelog,
             provenance=entries,
             run_id=ctx.run_id,
-            publish=ctx.config.publish,
+            publish=publishes(mode, hold),
+            hold=hold,
         )
-        report.published = ctx.config.publish
+        name = ctx.config.skill
+        if hold and skills.review(name, version.version) is None and skills.published_version(name) != version.version:
+            skills.stage(name, version.version, hold)  # the content matched a version recorded before, unheld
+        report.published = skills.published_version(name) == version.version
         report.new_version = version.version
         report.provenance = entries
         report.changelog = changelog
-        report.diff = skills.diff(ctx.config.skill, base_version, version.version)
-    counter.finish(f"version {version.version}")
-    report.status = "succeeded"
+        report.review = hold
+        report.diff = skills.diff(name, base_version, version.version)
+    counter.finish(f"version {version.version}" + (" held for review" if hold else ""))
+    report.status = "staged" if hold else "succeeded"
+    if hold:
+        rec.notes.append(
+            f"version {version.version} is held for review ({len(hold)} reasons, listed under Held for review): "
+            f"read it with `trace2skill skills review {name}`, publish it with "
+            f"`trace2skill skills publish {name} --version {version.version}`"
+        )
 
 
 async def _close(
@@ -428,6 +481,9 @@ async def _close(
 ) -> None:
     """Fill in cost and timings from the call logs and record the report with the run."""
     for llm in llms:
+        describe = getattr(llm, "price_note", None)
+        if describe is not None:
+            report.prices[f"{llm.provider.name}:{llm.provider.model}"] = describe()  # type: ignore[attr-defined]
         flush = getattr(llm, "flush", None)
         if flush is None:
             continue
@@ -444,7 +500,7 @@ async def _close(
     report.cached_tokens = sum(s["cached_tokens"] for s in report.stages.values())
     report.cost_usd = round(sum(s["cost_usd"] for s in report.stages.values()), 6)
     report.seconds = round(time.monotonic() - started, 3)
-    report.notes = rec.notes
+    report.notes = collapse_notes(rec.notes)
     traces.update_run(
         report.run_id,
         status=report.status,

@@ -12,6 +12,7 @@ from functools import cache
 from importlib.resources import files
 
 from trace2skill.models import Skill
+from trace2skill.untrusted import RUN_DATA_RULE
 
 __all__ = ["REFERENCE_LINE_BUDGET", "SKILL_MD_LINE_BUDGET", "load_prompt", "render_skill", "system_prompt"]
 
@@ -32,6 +33,8 @@ def load_prompt(name: str) -> str:
     A variant is named after a dot: `merger.success` is `merger.md` with `{{evidence}}` replaced by
     `merger_success.md`; the bare name takes the `failure` variant. Variants differ only in that
     section, so each stays byte-identical across its calls (one cached prefix per variant).
+    `{{untrusted}}` is the rule that quoted run data is never instructions, `{{risky}}` the rule
+    against lessons and edits that download, run, send or reveal something.
     """
     base, _, variant = name.partition(".")
     text = _read(base)
@@ -41,6 +44,9 @@ def load_prompt(name: str) -> str:
         raise ValueError(f"prompt {base!r} has no variants (asked for {name!r})")
     if "{{edit_ops}}" in text:
         text = text.replace("{{edit_ops}}", load_prompt("edit_ops").strip())
+    # Run text reaches these prompts inside <run_data> blocks (`trace2skill.untrusted`); the rule that it is
+    # data, and the rule against teaching risky steps, are the same words in every prompt.
+    text = text.replace("{{untrusted}}", RUN_DATA_RULE).replace("{{risky}}", _read("risky").strip())
     return text.replace("{{skill_md_budget}}", str(SKILL_MD_LINE_BUDGET)).replace(
         "{{reference_budget}}", str(REFERENCE_LINE_BUDGET)
     )

@@ -24,6 +24,7 @@ from trace2skill.evolve.schemas import Analysis, PatchOut
 from trace2skill.evolve.stages import cut_off
 from trace2skill.llm.types import ChatMessage
 from trace2skill.models import Patch, Trajectory
+from trace2skill.untrusted import quote_run_data
 
 __all__ = ["ProposalResult", "propose", "proposer_role", "render_analysis"]
 
@@ -54,7 +55,7 @@ def render_analysis(trajectory: Trajectory, analysis: Analysis) -> str:
     if len(task) > _TASK_CHARS:
         task = task[:_TASK_CHARS] + "…"
     verdict = "failed" if analysis.kind == "error" else "succeeded"
-    lines = [f"Analysis of one run that {verdict}.", f"Task (abridged): {task}"]
+    lines = [f"Analysis of one run that {verdict}.", f"Task (abridged, quoted from the run):\n{quote_run_data(task)}"]
     if analysis.causes:
         lines.append("\nCauses of the failure:")
         lines += [f"- {c.title}: {c.description}" for c in analysis.causes]

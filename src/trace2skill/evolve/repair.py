@@ -9,6 +9,7 @@ other edit; a round that makes validation worse is rolled back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -16,7 +17,6 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Protocol, TypeVar
 
-import anyio
 from pydantic import BaseModel, Field
 
 from trace2skill.errors import ProviderError
@@ -177,9 +177,12 @@ async def repair_anchors(
     async def one(i: int) -> None:
         results[i] = await _repair_one(llm, skill, edits[i], run_id)
 
-    async with anyio.create_task_group() as tg:
-        for i in range(len(edits)):
-            tg.start_soon(one, i)
+    jobs = [asyncio.ensure_future(one(i)) for i in range(len(edits))]
+    try:  # the first error propagates as itself (a task group would wrap it in an ExceptionGroup)
+        await asyncio.gather(*jobs)
+    finally:
+        for job in jobs:
+            job.cancel()
     return results
 
 

@@ -11,6 +11,7 @@ __all__ = ["render_markdown", "support_line"]
 
 _IDS_SHOWN = 8
 _DIFF_LINES = 400
+_REASONS_SHOWN = 40
 
 
 def support_line(support: list[str]) -> str:
@@ -23,6 +24,27 @@ def support_line(support: list[str]) -> str:
 
 def _money(usd: float) -> str:
     return f"${usd:,.4f}" if usd < 1 else f"${usd:,.2f}"
+
+
+def _review_section(r: EvolutionReport) -> list[str]:
+    """Why the new version waits for a person, and the two commands that settle it."""
+    shown = [f"- {reason}" for reason in r.review[:_REASONS_SHOWN]]
+    if len(r.review) > _REASONS_SHOWN:
+        shown.append(f"- … and {len(r.review) - _REASONS_SHOWN} more (`trace2skill skills review {r.skill}`)")
+    head = f"Version {r.new_version} was recorded but not published: it waits for a person."
+    if r.status == "rejected":
+        head = f"Version {r.new_version} is held for review as well as rejected by the gate."
+    return [
+        "## Held for review",
+        "",
+        head,
+        "",
+        *shown,
+        "",
+        f"Read it with `trace2skill skills review {r.skill}`; publish it with "
+        f"`trace2skill skills publish {r.skill} --version {r.new_version}`.",
+        "",
+    ]
 
 
 def render_markdown(report: EvolutionReport) -> str:
@@ -44,6 +66,8 @@ def render_markdown(report: EvolutionReport) -> str:
         f"{r.merge_levels} merge levels → {r.edits_applied} edits applied, {len(r.edits_dropped)} dropped.",
         "",
     ]
+    if r.review:
+        lines += _review_section(r)
     if r.gate:
         g = r.gate
         verdict = "passed: published" if g.get("passed") else "rejected: kept in the history, not published"
@@ -83,6 +107,8 @@ def render_markdown(report: EvolutionReport) -> str:
         f"| **total** | {r.seconds:.2f} | {r.calls} | | {r.input_tokens:,} | {r.cached_tokens:,} | "
         f"{r.output_tokens:,} | {_money(r.cost_usd)} |"
     )
+    if r.prices:
+        lines += ["", *[f"Price of {model}: {price}." for model, price in r.prices.items()]]
     if r.notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in r.notes]]
     if r.diff:

@@ -28,6 +28,8 @@ from trace2skill.importers.common import (
     ImportOptions,
     RecordError,
     call_part,
+    guarded,
+    load_json_line,
     message,
     read_lines,
     reasoning_part,
@@ -46,15 +48,16 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
         for number, line in read_lines(path):
             source = f"{path}:{number}"
             try:
-                value = json.loads(line)
+                value = load_json_line(line)
             except json.JSONDecodeError as e:
                 yield RecordError(source, f"invalid JSON: {e.msg} (column {e.colno})")
                 continue
-            yield _record(value, source, path)
+            yield from guarded(source, _record, value, source, path)
         return
     try:
         for index, value in iter_json(path):
-            yield _record(value, str(path) if index is None else f"{path}#{index}", path)
+            where = str(path) if index is None else f"{path}#{index}"
+            yield from guarded(where, _record, value, where, path)
     except JsonStreamError as e:
         yield RecordError(str(path), f"invalid JSON: {e}")
 

@@ -22,6 +22,7 @@ from trace2skill.importers.common import (
     ImportOptions,
     RecordError,
     call_part,
+    guarded,
     message,
     parse_timestamp,
     reasoning_part,
@@ -50,7 +51,7 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
             if not is_atif(value):
                 yield RecordError(source, "not an ATIF trajectory (needs schema_version 'ATIF-...' and steps)")
                 continue
-            yield _convert(value, source, path)
+            yield from guarded(source, _convert, value, source, path)
     except JsonStreamError as e:
         yield RecordError(str(path), f"invalid JSON: {e}")
 

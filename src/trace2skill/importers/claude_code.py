@@ -39,15 +39,19 @@ from pathlib import Path
 from typing import Any
 
 from trace2skill.importers.common import (
+    SHAPE_ERRORS,
     Draft,
     ImportOptions,
     RecordError,
     call_part,
+    guarded,
+    load_json_line,
     message,
     parse_timestamp,
     read_lines,
     reasoning_part,
     result_part,
+    shape_error,
     skill_name,
     stable_id,
     text_part,
@@ -136,6 +140,8 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
             _index(record, number, groups, summaries)
         except _BadRecord as e:
             errors.append(RecordError(source, str(e)))
+        except SHAPE_ERRORS as e:
+            errors.append(shape_error(source, e))
     yield from errors
     if not groups:
         if not errors:
@@ -158,10 +164,12 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
             builders[key].add(record)
         except _BadRecord as e:
             yield RecordError(source, str(e))
+        except SHAPE_ERRORS as e:
+            yield shape_error(source, e)
 
     for key, group in groups.items():
         if builders[key].messages:
-            yield _draft(path, group, builders[key], plans[key], summaries)
+            yield from guarded(str(path), _draft, path, group, builders[key], plans[key], summaries)
 
 
 def _records(path: Path) -> Iterator[tuple[str, int, Any]]:
@@ -176,7 +184,7 @@ def _records(path: Path) -> Iterator[tuple[str, int, Any]]:
         return
     for number, line in read_lines(path):
         try:
-            yield f"{path}:{number}", number, json.loads(line)
+            yield f"{path}:{number}", number, load_json_line(line)
         except json.JSONDecodeError as e:
             yield (
                 f"{path}:{number}",

@@ -11,26 +11,31 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trace2skill.models import SKILL_NAME_RE
+from trace2skill.models import LIMITS, SKILL_NAME_RE, json_too_deep
 
 __all__ = [
+    "RECORD_DEPTH",
+    "SHAPE_ERRORS",
     "Draft",
     "ImportOptions",
     "RecordError",
     "call_part",
     "first_text",
+    "guarded",
+    "load_json_line",
     "message",
     "parse_arguments",
     "parse_timestamp",
     "read_lines",
     "reasoning_part",
     "result_part",
+    "shape_error",
     "skill_name",
     "stable_id",
     "text_part",
@@ -124,6 +129,49 @@ def message(role: str, parts: list[dict[str, Any]], timestamp: str | None = None
     return msg
 
 
+SHAPE_ERRORS: tuple[type[Exception], ...] = (
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    RecursionError,
+)
+"""What a reader raises when a record's fields have types it does not expect (a list where a name was, ...)."""
+
+
+def shape_error(source: str, error: BaseException) -> RecordError:
+    """One line for a record whose shape broke the reader; the record fails alone."""
+    detail = " ".join(str(error).split())[:160]
+    return RecordError(source, f"a field has a type this importer does not expect ({type(error).__name__}: {detail})")
+
+
+def guarded(source: str, produce: Callable[..., Any], *args: Any) -> list[Draft | RecordError]:
+    """What `produce(*args)` returns or yields for one record (or document), or one RecordError when the
+    record's shape breaks the reader."""
+    try:
+        result = produce(*args)
+        return [result] if isinstance(result, Draft | RecordError) else list(result)
+    except SHAPE_ERRORS as e:
+        return [shape_error(source, e)]
+
+
+RECORD_DEPTH = 2 * LIMITS.json_depth
+"""How deep one foreign record may nest: its format's own structure plus a trajectory's values."""
+
+
+def load_json_line(line: str) -> Any:
+    """One JSONL record; a record nested deeper than `RECORD_DEPTH` is a JSONDecodeError like any bad line,
+    so it fails alone (Python's parser would raise RecursionError, and the walkers after it too)."""
+    try:
+        value = json.loads(line)
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {RECORD_DEPTH} levels", line, 0) from None
+    if json_too_deep(value, RECORD_DEPTH):
+        raise json.JSONDecodeError(f"nested deeper than {RECORD_DEPTH} levels", line, 0)
+    return value
+
+
 def parse_arguments(raw: Any) -> dict[str, Any] | str:
     """Tool-call arguments as a dict; anything else (invalid JSON, a list, a number) stays a raw string."""
     if raw is None:
@@ -135,9 +183,9 @@ def parse_arguments(raw: Any) -> dict[str, Any] | str:
             return {}
         try:
             value = json.loads(raw)
-        except (json.JSONDecodeError, ValueError):
+        except (ValueError, RecursionError):
             return raw
-        return value if isinstance(value, dict) else raw
+        return value if isinstance(value, dict) and not json_too_deep(value, LIMITS.json_depth) else raw
     return json.dumps(raw, ensure_ascii=False, default=str)
 
 

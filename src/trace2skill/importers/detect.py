@@ -14,7 +14,7 @@ from typing import Any
 
 from trace2skill.errors import InvalidInput
 from trace2skill.importers.atif import is_atif
-from trace2skill.importers.common import read_lines
+from trace2skill.importers.common import SHAPE_ERRORS, load_json_line, read_lines
 from trace2skill.importers.jsonstream import JsonStreamError, iter_json, peek
 from trace2skill.importers.otel import looks_like_attributes
 
@@ -90,7 +90,7 @@ def _jsonl_head(path: Path) -> list[dict[str, Any]] | None:
     for _, line in read_lines(path):
         lines += 1
         try:
-            value = json.loads(line)
+            value = load_json_line(line)
         except json.JSONDecodeError:
             bad += 1
             if (lines == 1 and not jsonl) or bad > max(lines // 2, 1):
@@ -106,7 +106,16 @@ def _jsonl_head(path: Path) -> list[dict[str, Any]] | None:
 
 
 def detect_value(value: Any, *, line: bool = False, element: bool = False) -> str | None:
-    """The format of one decoded record/document, `unsupported:<what>` for known others, else None."""
+    """The format of one decoded record/document, `unsupported:<what>` for known others, else None.
+
+    A record whose fields have unexpected types (a list where a type name was) is of no known format."""
+    try:
+        return _detect_value(value, line=line, element=element)
+    except SHAPE_ERRORS:
+        return None
+
+
+def _detect_value(value: Any, *, line: bool = False, element: bool = False) -> str | None:
     if isinstance(value, list):
         return detect_value(value[0], element=True) if value else None
     if not isinstance(value, dict):

@@ -32,6 +32,8 @@ from trace2skill.importers.common import (
     ImportOptions,
     RecordError,
     call_part,
+    guarded,
+    load_json_line,
     message,
     parse_timestamp,
     read_lines,
@@ -59,14 +61,15 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
             return
         index, value = first
         if index is None:  # one document
-            yield from _from_document(value, str(path), path)
+            yield from guarded(str(path), _from_document, value, str(path), path)
             return
         if isinstance(value, dict) and "role" in value and not _is_record(value):
-            yield from _one_list(path, [value, *(item for _, item in items)], str(path))
+            rest = [value, *(item for _, item in items)]
+            yield from guarded(str(path), _one_list, path, rest, str(path))
             return
-        yield from _from_record(value, f"{path}#{index}", path)
+        yield from guarded(f"{path}#{index}", _from_record, value, f"{path}#{index}", path)
         for index, value in items:
-            yield from _from_record(value, f"{path}#{index}", path)
+            yield from guarded(f"{path}#{index}", _from_record, value, f"{path}#{index}", path)
     except JsonStreamError as e:
         yield RecordError(str(path), f"invalid JSON: {e}")
 
@@ -77,7 +80,7 @@ def _read_jsonl(path: Path) -> Iterator[Draft | RecordError]:
     for number, line in read_lines(path):
         source = f"{path}:{number}"
         try:
-            value = json.loads(line)
+            value = load_json_line(line)
         except json.JSONDecodeError as e:
             yield RecordError(source, f"invalid JSON: {e.msg} (column {e.colno})")
             continue
@@ -85,9 +88,9 @@ def _read_jsonl(path: Path) -> Iterator[Draft | RecordError]:
             loose.append(value)  # a JSONL of single messages is one conversation
             loose_start = loose_start or number
             continue
-        yield from _from_record(value, source, path)
+        yield from guarded(source, _from_record, value, source, path)
     if loose:
-        yield from _one_list(path, loose, f"{path}:{loose_start}")
+        yield from guarded(f"{path}:{loose_start}", _one_list, path, loose, f"{path}:{loose_start}")
 
 
 def _is_record(value: dict[str, Any]) -> bool:

@@ -30,15 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from trace2skill.importers.common import (
+    SHAPE_ERRORS,
     Draft,
     ImportOptions,
     RecordError,
     call_part,
+    guarded,
+    load_json_line,
     message,
     parse_timestamp,
     read_lines,
     reasoning_part,
     result_part,
+    shape_error,
     skill_name,
     stable_id,
     text_part,
@@ -217,13 +221,16 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
         meta: dict[str, Any] = {}
         for index, value in iter_json(path):
             if index is None:
-                yield from _read_document(value, path)
+                yield from guarded(str(path), _read_document, value, path)
                 return
             if isinstance(value, dict):
-                converter.item(value)
+                try:
+                    converter.item(value)
+                except SHAPE_ERRORS as e:
+                    yield shape_error(f"{path}#{index}", e)
             else:
                 yield RecordError(f"{path}#{index}", f"expected a Responses item object, got {type(value).__name__}")
-        yield _draft(str(path), path, converter, meta)
+        yield from guarded(str(path), _draft, str(path), path, converter, meta)
     except JsonStreamError as e:
         yield RecordError(str(path), f"invalid JSON: {e}")
 
@@ -264,7 +271,7 @@ def _read_jsonl(path: Path) -> Iterator[Draft | RecordError]:
     for number, line in read_lines(path):
         source = f"{path}:{number}"
         try:
-            record = json.loads(line)
+            record = load_json_line(line)
         except json.JSONDecodeError as e:
             yield RecordError(source, f"invalid JSON: {e.msg} (column {e.colno})")
             continue
@@ -287,7 +294,10 @@ def _read_jsonl(path: Path) -> Iterator[Draft | RecordError]:
                 if isinstance(payload.get("model"), str):
                     meta["model"] = payload["model"]
             elif kind == "response_item":
-                converter.item(payload, stamp)
+                try:
+                    converter.item(payload, stamp)
+                except SHAPE_ERRORS as e:
+                    yield shape_error(source, e)
             elif kind == "event_msg":
                 event = payload.get("type")
                 if event == "user_message" and isinstance(payload.get("message"), str):
@@ -297,7 +307,10 @@ def _read_jsonl(path: Path) -> Iterator[Draft | RecordError]:
                 elif event == "token_count" and isinstance(payload.get("info"), dict):
                     usage = payload["info"].get("total_token_usage") or usage
             continue
-        converter.item(record, stamp)  # a plain JSONL of Responses items
+        try:
+            converter.item(record, stamp)  # a plain JSONL of Responses items
+        except SHAPE_ERRORS as e:
+            yield shape_error(source, e)
     if usage:
         meta["usage"] = usage
     if final_answer:

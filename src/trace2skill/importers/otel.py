@@ -40,15 +40,18 @@ from typing import Any
 
 from trace2skill.importers import openai_chat
 from trace2skill.importers.common import (
+    SHAPE_ERRORS,
     Draft,
     ImportOptions,
     RecordError,
     call_part,
+    load_json_line,
     message,
     parse_timestamp,
     read_lines,
     reasoning_part,
     result_part,
+    shape_error,
     stable_id,
     text_part,
 )
@@ -127,12 +130,14 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
         for number, line in read_lines(path):
             source = f"{path}:{number}"
             try:
-                value = json.loads(line)
+                value = load_json_line(line)
                 spans.extend(_spans_from(value, source, extras))
             except json.JSONDecodeError as e:
                 yield RecordError(source, f"invalid JSON: {e.msg} (column {e.colno})")
             except _BadSpan as e:
                 yield RecordError(source, str(e))
+            except SHAPE_ERRORS as e:
+                yield shape_error(source, e)
     else:
         try:
             for index, value in iter_json(path):
@@ -141,6 +146,8 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
                     spans.extend(_spans_from(value, source, extras))
                 except _BadSpan as e:
                     yield RecordError(source, str(e))
+                except SHAPE_ERRORS as e:
+                    yield shape_error(source, e)
         except JsonStreamError as e:
             yield RecordError(str(path), f"invalid JSON: {e}")
     if not spans:
@@ -151,6 +158,8 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
             yield _assemble(path, key, group, extras)
         except _BadSpan as e:
             yield RecordError(f"{path} (trace {key})", str(e))
+        except SHAPE_ERRORS as e:
+            yield shape_error(f"{path} (trace {key})", e)
 
 
 class _BadSpan(ValueError):

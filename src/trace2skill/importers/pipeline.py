@@ -19,11 +19,20 @@ from pydantic import ValidationError
 
 from trace2skill.errors import InvalidInput
 from trace2skill.importers import anthropic_messages, atif, claude_code, openai_chat, openai_responses, otel
-from trace2skill.importers.common import Draft, ImportOptions, RecordError, first_text, stable_id
+from trace2skill.importers.common import (
+    RECORD_DEPTH,
+    SHAPE_ERRORS,
+    Draft,
+    ImportOptions,
+    RecordError,
+    first_text,
+    shape_error,
+    stable_id,
+)
 from trace2skill.importers.detect import FORMATS, UnsupportedFormat, detect_format
 from trace2skill.importers.limits import fit_to_limits
 from trace2skill.importers.redact import RedactionConfig, Redactor, redact_dict
-from trace2skill.models import SKILL_NAME_RE, Trajectory, describe_validation_error
+from trace2skill.models import SKILL_NAME_RE, Trajectory, describe_validation_error, json_too_deep
 
 __all__ = [
     "ALIASES",
@@ -192,13 +201,23 @@ def import_file(
             message = str(e).removeprefix(f"{path}: ")
             yield ImportItem(source=str(path), format=None, error=message, unsupported=True)
             return
+        except RecursionError:
+            yield ImportItem(source=str(path), format=None, error=f"nested deeper than {RECORD_DEPTH} levels")
+            return
     options = ImportOptions(skill=skill, redactor=redactor)
     tag_list = list(tags)
-    for result in READERS[fmt](path, options):
-        if isinstance(result, RecordError):
-            yield ImportItem(source=result.source, format=fmt, error=result.message)
-            continue
-        yield finish(result, skill=skill, outcome=outcome, tags=tag_list, redactor=redactor)
+    try:
+        for result in READERS[fmt](path, options):
+            if isinstance(result, RecordError):
+                yield ImportItem(source=result.source, format=fmt, error=result.message)
+                continue
+            yield finish(result, skill=skill, outcome=outcome, tags=tag_list, redactor=redactor)
+    except RecursionError:  # a JSON document nested too deep for Python's parser: the rest of it is lost
+        yield ImportItem(
+            source=str(path), format=fmt, error=f"nested deeper than {RECORD_DEPTH} levels; nothing more read"
+        )
+    except SHAPE_ERRORS as e:  # a shape no per-record guard caught: the file stops here, what came before stays
+        yield ImportItem(source=str(path), format=fmt, error=shape_error(str(path), e).message + "; nothing more read")
 
 
 def finish(
@@ -224,6 +243,8 @@ def finish(
             f" The agent's first reply: {reply[:2000]}" if reply else ""
         )
     data = draft.as_dict()
+    if json_too_deep(data, RECORD_DEPTH):  # before redaction and hashing, which recurse
+        return ImportItem(source=draft.source, format=draft.format, error=f"nested deeper than {RECORD_DEPTH} levels")
     if redactor is not None:
         data, _ = redact_dict(data, redactor)
     fit_to_limits(data)

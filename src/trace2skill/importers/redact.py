@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,24 +55,52 @@ class RedactionConfig:
 
     @classmethod
     def load(cls, path: Path) -> RedactionConfig:
-        """Read a `redaction.yaml` ({patterns: {kind: regex}, allow: [regex], disable: [kind]}); absent: defaults."""
+        """Read a `redaction.yaml` ({patterns: {kind: regex}, allow: [regex], disable: [kind]}); absent: defaults.
+
+        Every mistake is an InvalidInput naming the file and the entry (a wrong type, a regex that
+        does not compile, an unknown key), so a bad file stops an import before anything is stored."""
         if not path.is_file():
             return cls()
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
-            raise InvalidInput(f"{path}: not valid YAML ({e.__class__.__name__})") from None
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise InvalidInput(f"{path}: not valid YAML{where} ({e.__class__.__name__}); fix it or remove it") from None
+        except (OSError, UnicodeDecodeError, RecursionError) as e:
+            raise InvalidInput(f"{path}: cannot read it ({type(e).__name__}: {e}); fix it or remove it") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"{path}: expected a mapping with patterns/allow/disable")
-        unknown = set(data) - {"patterns", "allow", "disable", "default_allow"}
+        unknown = {str(k) for k in data} - {"patterns", "allow", "disable", "default_allow"}
         if unknown:
             raise InvalidInput(f"{path}: unknown keys {sorted(unknown)} (expected patterns, allow, disable)")
-        return cls(
-            patterns={str(k): str(v) for k, v in (data.get("patterns") or {}).items()},
+        patterns = data.get("patterns") or {}
+        if not isinstance(patterns, dict) or not all(isinstance(v, str) for v in patterns.values()):
+            raise InvalidInput(f"{path}: patterns is a mapping of kind: regex, e.g. patterns: {{ticket: 'TKT-[0-9]+'}}")
+        for key in ("allow", "disable"):
+            value = data.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+                raise InvalidInput(f"{path}: {key} is a list of {'regexes' if key == 'allow' else 'kinds'}")
+        if not isinstance(data.get("default_allow", True), bool):
+            raise InvalidInput(f"{path}: default_allow is true or false")
+        config = cls(
+            patterns={str(k): v for k, v in patterns.items()},
             allow=[str(v) for v in data.get("allow") or []],
             disable=[str(v) for v in data.get("disable") or []],
-            default_allow=bool(data.get("default_allow", True)),
+            default_allow=data.get("default_allow", True),
         )
+        for kind in config.patterns:
+            if not re.fullmatch(r"[a-z0-9_]{1,40}", kind):
+                raise InvalidInput(f"{path}: pattern kind {kind[:60]!r} must be 1-40 characters of a-z, 0-9 and '_'")
+        for where, regex in [
+            *((f"patterns.{k}", v) for k, v in config.patterns.items()),
+            *(("allow", a) for a in config.allow),
+        ]:
+            try:
+                re.compile(regex)
+            except (re.error, RecursionError, OverflowError) as e:
+                raise InvalidInput(f"{path}: {where} is not a valid regex ({e}); fix it or remove it") from None
+        return config
 
 
 class Redactor(SecretScanner):

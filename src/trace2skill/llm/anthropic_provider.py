@@ -83,9 +83,9 @@ class AnthropicProvider(SDKProvider):
         except anthropic.APIStatusError as e:
             raise classify(e.status_code, e.response.headers, _error_text(e)) from e
         except anthropic.APITimeoutError as e:
-            raise RetryableError(f"anthropic request timed out after {self.timeout:g}s") from e
+            raise self.connection_error(e, f"anthropic request timed out after {self.timeout:g}s") from e
         except anthropic.APIConnectionError as e:
-            raise RetryableError(f"anthropic connection failed: {e.__cause__ or e}") from e
+            raise self.connection_error(e, f"anthropic connection failed: {e.__cause__ or e}") from e
         except (ValueError, anthropic.AnthropicError) as e:
             raise RetryableError(f"anthropic returned an unreadable response: {e}") from e
         try:

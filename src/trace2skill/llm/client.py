@@ -5,6 +5,10 @@ the provider call with retries (backoff with jitter, Retry-After honoured), pric
 cache store, and one call-log record. `structured()` adds schema-constrained output, validation
 into a pydantic model and one bounded repair round.
 
+An endpoint that cannot be connected to at all (refused, unknown host, TLS) fails fast: a few quick
+tries while it has never answered, then `ProviderUnreachable`, which every later call of this LLM
+raises at once, so a run with a typo in its URL ends in a second with one message naming the URL.
+
 The request is hashed once per call (its JSON form, which pydantic-core writes quickly); that hash
 is the cache key and the `request_hash` in the call log.
 """
@@ -23,13 +27,13 @@ import anyio
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from trace2skill.errors import BudgetExceeded, InvalidInput, OutputCutOff, ProviderError
+from trace2skill.errors import BudgetExceeded, InvalidInput, OutputCutOff, ProviderError, ProviderUnreachable
 from trace2skill.llm.accounting import UsageTotals
 from trace2skill.llm.budget import Budget
 from trace2skill.llm.cache import ResponseCache
 from trace2skill.llm.calllog import CallLogBuffer, CallLogSink
-from trace2skill.llm.prices import PriceTable
-from trace2skill.llm.provider import LoopBound, Provider, RetryableError
+from trace2skill.llm.prices import Price, PriceTable
+from trace2skill.llm.provider import ConnectFailed, LoopBound, Provider, RetryableError
 from trace2skill.llm.retry import RetryPolicy
 from trace2skill.llm.structured import answer_tool_name, parse_answer, schema_for
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, Usage
@@ -86,6 +90,8 @@ class LLM:
 
             self.prices = PriceTable.load(Home.resolve().root, prices)
         self.retries = 0
+        self._reached = False  # the endpoint answered at least once (then a refused connection is a blip)
+        self._unreachable: str | None = None  # set once the endpoint is given up on: later calls fail at once
         self._totals = UsageTotals()
         self._by_run: dict[str | None, UsageTotals] = {}
         self._slots = LoopBound()
@@ -116,7 +122,7 @@ class LLM:
         return digest.hexdigest()
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        """One call through the middleware. Raises BudgetExceeded or ProviderError."""
+        """One call through the middleware. Raises BudgetExceeded, ProviderError or ProviderUnreachable."""
         key = self.request_key(request)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -128,6 +134,7 @@ class LLM:
                 self._record(request, key, hit.model, "cache_hit", None, Usage(), 0.0, 0.0)
                 return hit
         self._check_budget(request, key)
+        self._check_reachable(request, key)
         semaphore: asyncio.Semaphore = self._slots.get(lambda: asyncio.Semaphore(self.concurrency))
         async with semaphore:
             self._check_budget(request, key)  # it may have been spent while this call waited for a slot
@@ -141,7 +148,11 @@ class LLM:
             latency = time.perf_counter() - start
         usage = response.usage
         cost = self.prices.cost(
-            self.provider.name, response.model or self.provider.model, usage, free=self.provider.free
+            self.provider.name,
+            response.model or self.provider.model,
+            usage,
+            free=self.provider.free,
+            requested=request.model or self.provider.model,
         )
         response.cost_usd = cost
         response.latency_s = latency
@@ -200,10 +211,20 @@ class LLM:
     async def _attempts(self, request: ChatRequest) -> ChatResponse:
         attempt = 0
         while True:
+            if self._unreachable is not None:  # another call gave up on the endpoint meanwhile
+                raise ProviderUnreachable(self._unreachable)
             attempt += 1
             try:
-                return await self.provider.chat(request)
+                response = await self.provider.chat(request)
+            except ConnectFailed as e:
+                first_contact = not self._reached
+                if attempt >= (self.retry.connect_attempts if first_contact else self.retry.max_attempts):
+                    raise self._give_up(request, e, attempt) from e
+                self.retries += 1
+                await anyio.sleep(self.retry.connect_delay if first_contact else self.retry.delay(attempt))
+                continue
             except RetryableError as e:
+                self._reached = self._reached or e.status is not None
                 if attempt >= self.retry.max_attempts:
                     raise ProviderError(
                         f"{self.provider.name}:{request.model or self.provider.model} failed after "
@@ -211,6 +232,52 @@ class LLM:
                     ) from e
                 self.retries += 1
                 await anyio.sleep(self.retry.delay(attempt, e.retry_after))
+                continue
+            except ProviderError:
+                self._reached = True  # a refusal is an answer
+                raise
+            self._reached = True
+            return response
+
+    def _give_up(self, request: ChatRequest, error: ConnectFailed, attempts: int) -> ProviderUnreachable:
+        """Remember that the endpoint cannot be reached, so every other call stops at once."""
+        model = f"{self.provider.name}:{request.model or self.provider.model}"
+        tries = "once" if attempts == 1 else f"{attempts} times"
+        self._unreachable = (
+            f"cannot reach {model} at {error.url or 'its default endpoint'}: {error.reason} (tried {tries}); "
+            "check the URL and that the server is running"
+        )
+        return ProviderUnreachable(self._unreachable)
+
+    def _check_reachable(self, request: ChatRequest, key: str) -> None:
+        if self._unreachable is not None:
+            model = request.model or self.provider.model
+            self._record(request, key, model, "error", self._unreachable, Usage(), 0.0, 0.0)
+            raise ProviderUnreachable(self._unreachable)
+
+    # ---- prices --------------------------------------------------------------------------------
+
+    @property
+    def price(self) -> Price | None:
+        """The price of this LLM's model (None for a free provider or an unpriced model)."""
+        return None if self.provider.free else self.prices.lookup(self.provider.name, self.provider.model)
+
+    def price_note(self) -> str:
+        """What this LLM's calls are priced at, for reports: the price and where it came from."""
+        if self.provider.free:
+            return "free (no price needed)"
+        price = self.price
+        return price.describe() if price is not None else "no known price (its calls counted as $0)"
+
+    def require_price(self, why: str = "a dollar budget") -> None:
+        """InvalidInput unless the model is free or priced: a budget that counts $0 per call never binds."""
+        if self.provider.free or self.price is not None:
+            return
+        raise InvalidInput(
+            f"{why} cannot bind {self.provider.name}:{self.provider.model}: no price is known for it; give one with "
+            "--price IN/OUT (USD per million input/output tokens, e.g. --price 3/15) or add it to prices.json "
+            "in the home folder"
+        )
 
     def _check_budget(self, request: ChatRequest, key: str) -> None:
         if self.budget is None:

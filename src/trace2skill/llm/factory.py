@@ -96,17 +96,23 @@ def open_llm(
     sampling: CreateMessage | None = None,
     retry: RetryPolicy | None = None,
     prices: PriceTable | Mapping[str, Any] | str | Path | None = None,
+    price: tuple[float, float] | None = None,
     timeout: float = 600.0,
     stream: bool = False,
     home: Home | None = None,
     scripted: Iterable[Any] | Any = None,
 ) -> LLM:
-    """An LLM for a model string. `cache_dir=None` means no response cache (pass `home.cache_dir` for one)."""
+    """An LLM for a model string. `cache_dir=None` means no response cache (pass `home.cache_dir` for one).
+
+    `price` is this model's (input, output) USD per million tokens, over the price table (`--price`). A
+    `budget` with a dollar limit needs the model priced (or free): InvalidInput otherwise, before any call."""
     spec = parse_model(model)
     provider = make_provider(spec, home=home, sampling=sampling, scripted=scripted, timeout=timeout, stream=stream)
     if not isinstance(prices, PriceTable):
         prices = PriceTable.load((home or Home.resolve()).root, prices)
-    return LLM(
+    if price is not None:
+        prices.set_price(spec.provider, spec.model, price)
+    llm = LLM(
         provider,
         concurrency=concurrency,
         retry=retry or RetryPolicy(),
@@ -115,3 +121,6 @@ def open_llm(
         call_log=call_log,
         prices=prices,
     )
+    if budget is not None and budget.usd is not None:
+        llm.require_price(f"the budget of ${budget.usd:g}")  # before any connection: nothing to close
+    return llm

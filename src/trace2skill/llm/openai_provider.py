@@ -133,10 +133,10 @@ class OpenAIProvider(SDKProvider):
             raise
         except openai.APIStatusError as e:
             raise classify(e.status_code, e.response.headers, _error_text(e)) from e
-        except openai.APITimeoutError as e:
-            raise RetryableError(f"openai request timed out after {self.timeout:g}s") from e
+        except openai.APITimeoutError as e:  # the aiohttp client reports a refused connection as a timeout
+            raise self.connection_error(e, f"openai request timed out after {self.timeout:g}s") from e
         except openai.APIConnectionError as e:
-            raise RetryableError(f"openai connection failed: {e.__cause__ or e}") from e
+            raise self.connection_error(e, f"openai connection failed: {e.__cause__ or e}") from e
         except (ValueError, openai.OpenAIError) as e:
             raise RetryableError(f"openai returned an unreadable response: {e}") from e
         try:

@@ -1,36 +1,44 @@
 """USD prices per million tokens, and the cost of one call's usage.
 
-The built-in table covers common hosted models; users extend or override it with
-`<home>/prices.json` or the `prices=` argument, both shaped like
-`{"openai:qwen2.5-7b": {"input": 0.1, "output": 0.2, "cached_input": 0.05, "cache_write": 0.1}}`
-(keys are `provider:model` or a bare model name). A model with no price costs 0, with one warning.
+Prices are found by exact model id. A dated snapshot takes its family's price only where it is listed
+as an alias (`BUILTIN_ALIASES`), so a newer model never silently takes an older one's price (as
+matching by name prefix did: `claude-opus-4-6` would have cost what `claude-opus-4` costs). Users
+extend or override the table with `<home>/prices.json`, the `prices=` argument, or `--price IN/OUT`,
+shaped like `{"openai:qwen2.5-7b": {"input": 0.1, "output": 0.2, "cached_input": 0.05,
+"cache_write": 0.1, "aliases": ["qwen2.5-7b-instruct"]}}` (keys are `provider:model` or a bare
+model name). A model with no price costs 0 with one warning, and a dollar budget refuses it
+(`LLM.require_price`): a budget that counts nothing binds nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from trace2skill.errors import InvalidInput
 from trace2skill.llm.types import Usage
 
-__all__ = ["BUILTIN_PRICES", "Price", "PriceTable"]
+__all__ = ["BUILTIN_ALIASES", "BUILTIN_PRICES", "Price", "PriceTable"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Price:
-    """USD per million tokens. Cached reads and cache writes default to the input price."""
+    """USD per million tokens. Cached reads and cache writes default to the input price.
+
+    `source` says where the price came from (built-in, prices.json, --price) for reports."""
 
     input: float
     output: float
     cached_input: float | None = None
     cache_write: float | None = None
+    source: str = field(default="built-in", compare=False)
 
     def cost(self, usage: Usage) -> float:
         cached = usage.cached_tokens
@@ -41,6 +49,10 @@ class Price:
         return (
             fresh * self.input + cached * cached_price + written * write_price + usage.output_tokens * self.output
         ) / 1_000_000
+
+    def describe(self) -> str:
+        """`$3.00 in / $15.00 out per million tokens (built-in)`."""
+        return f"${self.input:g} in / ${self.output:g} out per million tokens ({self.source})"
 
 
 def _anthropic(inp: float, out: float) -> Price:
@@ -68,13 +80,43 @@ BUILTIN_PRICES: dict[str, Price] = {
     "openai:o4-mini": Price(1.1, 4.4, cached_input=0.275),
 }
 
+BUILTIN_ALIASES: dict[str, str] = {
+    "anthropic:claude-opus-4-5-20251101": "anthropic:claude-opus-4-5",
+    "anthropic:claude-opus-4-1-20250805": "anthropic:claude-opus-4-1",
+    "anthropic:claude-opus-4-20250514": "anthropic:claude-opus-4",
+    "anthropic:claude-opus-4-0": "anthropic:claude-opus-4",
+    "anthropic:claude-sonnet-4-5-20250929": "anthropic:claude-sonnet-4-5",
+    "anthropic:claude-sonnet-4-20250514": "anthropic:claude-sonnet-4",
+    "anthropic:claude-sonnet-4-0": "anthropic:claude-sonnet-4",
+    "anthropic:claude-3-7-sonnet-20250219": "anthropic:claude-3-7-sonnet",
+    "anthropic:claude-3-7-sonnet-latest": "anthropic:claude-3-7-sonnet",
+    "anthropic:claude-haiku-4-5-20251001": "anthropic:claude-haiku-4-5",
+    "anthropic:claude-3-5-haiku-20241022": "anthropic:claude-3-5-haiku",
+    "anthropic:claude-3-5-haiku-latest": "anthropic:claude-3-5-haiku",
+    "openai:gpt-5-2025-08-07": "openai:gpt-5",
+    "openai:gpt-5-mini-2025-08-07": "openai:gpt-5-mini",
+    "openai:gpt-5-nano-2025-08-07": "openai:gpt-5-nano",
+    "openai:gpt-4.1-2025-04-14": "openai:gpt-4.1",
+    "openai:gpt-4.1-mini-2025-04-14": "openai:gpt-4.1-mini",
+    "openai:gpt-4.1-nano-2025-04-14": "openai:gpt-4.1-nano",
+    "openai:gpt-4o-2024-08-06": "openai:gpt-4o",
+    "openai:gpt-4o-2024-11-20": "openai:gpt-4o",
+    "openai:gpt-4o-mini-2024-07-18": "openai:gpt-4o-mini",
+    "openai:o3-2025-04-16": "openai:o3",
+    "openai:o4-mini-2025-04-16": "openai:o4-mini",
+}
+"""Dated snapshots (and `-latest`/`-0` names) that cost what their family costs; nothing else is inferred.
+(`gpt-4o-2024-05-13` is not here on purpose: it cost $5/$15, not gpt-4o's $2.50/$10.)"""
+
 
 class PriceTable:
-    """Looks a model up by `provider:model`, then bare `model`, then the longest dated-name prefix."""
+    """Looks a model up by exact id: `provider:model`, then bare `model`, each directly or as a listed alias."""
 
-    def __init__(self, prices: Mapping[str, Price] | None = None) -> None:
+    def __init__(self, prices: Mapping[str, Price] | None = None, aliases: Mapping[str, str] | None = None) -> None:
         self.builtin: dict[str, Price] = dict(BUILTIN_PRICES if prices is None else prices)
+        self.builtin_aliases: dict[str, str] = dict(BUILTIN_ALIASES if prices is None else aliases or {})
         self.user: dict[str, Price] = {}  # consulted first: a user's bare `model` beats a built-in `provider:model`
+        self.user_aliases: dict[str, str] = {}
         self._found: dict[tuple[str, str], Price | None] = {}
         self._warned: set[tuple[str, str]] = set()
 
@@ -88,30 +130,34 @@ class PriceTable:
             table.update(extra)
         return table
 
-    def update(self, source: Mapping[str, Any] | str | Path) -> None:
+    def update(self, source: Mapping[str, Any] | str | Path, *, origin: str | None = None) -> None:
+        """Add entries (`model -> {input, output[, cached_input, cache_write, aliases]}` or Price)."""
         if isinstance(source, str | Path):
+            origin = origin or Path(source).name
             try:
                 source = json.loads(Path(source).read_text())
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, RecursionError) as e:
                 raise InvalidInput(f"cannot read price table {source}: {e}") from e
         if not isinstance(source, Mapping):
             raise InvalidInput("a price table is a JSON object of model -> {input, output, ...}")
         for key, value in source.items():
+            if not isinstance(key, str) or not key.strip():
+                raise InvalidInput(f"a price table key must be a model name, got {key!r}")
             if isinstance(value, Price):
-                self.user[key] = value
+                self.user[key] = value if origin is None else replace(value, source=origin)
                 continue
-            try:
-                self.user[key] = Price(
-                    input=float(value["input"]),
-                    output=float(value["output"]),
-                    cached_input=None if value.get("cached_input") is None else float(value["cached_input"]),
-                    cache_write=None if value.get("cache_write") is None else float(value["cache_write"]),
-                )
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise InvalidInput(
-                    f"price for {key!r} needs numeric 'input' and 'output' (USD per million tokens): {e}"
-                ) from e
+            self.user[key] = _price(key, value, origin or "prices")
+            aliases = value.get("aliases") or []
+            if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+                raise InvalidInput(f"price for {key!r}: 'aliases' is a list of model names")
+            provider = key.split(":", 1)[0] + ":" if ":" in key else ""
+            for alias in aliases:
+                self.user_aliases[alias if ":" in alias else provider + alias] = key
         self._found.clear()
+
+    def set_price(self, provider: str, model: str, price: tuple[float, float], source: str = "--price") -> None:
+        """The (input, output) price of one model, over everything else (what `--price IN/OUT` does)."""
+        self.update({f"{provider}:{model}": {"input": price[0], "output": price[1]}}, origin=source)
 
     def lookup(self, provider: str, model: str) -> Price | None:
         key = (provider, model)
@@ -120,36 +166,54 @@ class PriceTable:
         return self._found[key]
 
     def _lookup(self, provider: str, model: str) -> Price | None:
-        for layer in (self.user, self.builtin):
-            found = self._exact(layer, provider, model) or self._prefix(layer, provider, model)
-            if found is not None:
-                return found
+        for prices, aliases in ((self.user, self.user_aliases), (self.builtin, self.builtin_aliases)):
+            for name in (f"{provider}:{model}", model):
+                found = prices.get(name)
+                if found is None and name in aliases:
+                    found = prices.get(aliases[name])
+                if found is not None:
+                    return found
         return None
 
-    @staticmethod
-    def _exact(layer: dict[str, Price], provider: str, model: str) -> Price | None:
-        return layer.get(f"{provider}:{model}") or layer.get(model)
-
-    @staticmethod
-    def _prefix(layer: dict[str, Price], provider: str, model: str) -> Price | None:
-        best: tuple[int, Price] | None = None
-        for name, price in layer.items():
-            bare = name.split(":", 1)[1] if name.startswith(f"{provider}:") else name
-            if ":" in bare:
-                continue
-            boundary = model.startswith(bare) and (len(model) == len(bare) or model[len(bare)] in "-@.")
-            if boundary and (best is None or len(bare) > best[0]):
-                best = (len(bare), price)
-        return best[1] if best else None
-
-    def cost(self, provider: str, model: str, usage: Usage, *, free: bool = False) -> float:
-        """USD for the usage; 0 for an unknown model, with one warning unless the provider is free."""
+    def cost(
+        self, provider: str, model: str, usage: Usage, *, free: bool = False, requested: str | None = None
+    ) -> float:
+        """USD for the usage; the answering model's price, else the requested model's (a server may name a
+        snapshot of what was asked for); 0 for an unknown model, with one warning unless the provider is free."""
         price = self.lookup(provider, model)
+        if price is None and requested and requested != model:
+            price = self.lookup(provider, requested)
         if price is None:
             if not free and (provider, model) not in self._warned:
                 self._warned.add((provider, model))
                 log.warning(
-                    "no price known for %s:%s; counting its calls as $0 (add it to prices.json)", provider, model
+                    "no price known for %s:%s; counting its calls as $0 (add it to prices.json or pass --price IN/OUT)",
+                    provider,
+                    model,
                 )
             return 0.0
         return price.cost(usage)
+
+
+def _price(key: str, value: Any, origin: str) -> Price:
+    try:
+        numbers = {
+            name: None if value.get(name) is None else float(value[name])
+            for name in ("input", "output", "cached_input", "cache_write")
+        }
+        if numbers["input"] is None or numbers["output"] is None:
+            raise KeyError("input" if numbers["input"] is None else "output")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise InvalidInput(
+            f"price for {key!r} needs numeric 'input' and 'output' (USD per million tokens): {e}"
+        ) from None
+    for name, number in numbers.items():
+        if number is not None and (not math.isfinite(number) or number < 0):
+            raise InvalidInput(f"price for {key!r}: {name} must be a finite number of dollars, 0 or more")
+    return Price(
+        input=numbers["input"],  # type: ignore[arg-type]
+        output=numbers["output"],  # type: ignore[arg-type]
+        cached_input=numbers["cached_input"],
+        cache_write=numbers["cache_write"],
+        source=origin,
+    )

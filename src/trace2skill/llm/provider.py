@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import os
+import socket
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -32,11 +35,13 @@ __all__ = [
     "HTTP_CLIENTS",
     "HTTP_CLIENT_ENV",
     "RETRYABLE_STATUS",
+    "ConnectFailed",
     "LoopBound",
     "Provider",
     "RetryableError",
     "SDKProvider",
     "classify",
+    "connect_failure",
     "http_client_choice",
     "parse_retry_after",
 ]
@@ -64,6 +69,51 @@ class RetryableError(ProviderError):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+class ConnectFailed(RetryableError):
+    """The request never reached the server: connection refused, unknown host, TLS handshake failed.
+
+    `reason` is the short cause and `url` the endpoint; the middleware retries it once or twice,
+    quickly, and then gives up on the whole endpoint (`ProviderUnreachable`)."""
+
+    def __init__(self, message: str, *, url: str, reason: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
+
+
+_UNREACHABLE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
+
+
+def connect_failure(error: BaseException) -> str | None:
+    """Why a connection could not be made, from the causes of an SDK's connection error; None when it was
+    made (a reset or a timeout mid-request is transient, not this). Both HTTP clients keep the socket
+    error in the chain: refused, name resolution, TLS."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError) and getattr(current, "reason", None) is None and _inner(current):
+            pass  # aiohttp's wrapper is an SSLError without a reason: the one it wraps has it
+        elif isinstance(current, ssl.SSLCertVerificationError):
+            return f"the TLS certificate was refused ({current.verify_message or current.reason})"
+        elif isinstance(current, ssl.SSLError):
+            return f"the TLS handshake failed ({getattr(current, 'reason', None) or current}); is it http, not https?"
+        elif isinstance(current, socket.gaierror):
+            return "the host name does not resolve"
+        elif isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        elif isinstance(current, OSError) and current.errno in _UNREACHABLE_ERRNOS:
+            return os.strerror(current.errno or 0).lower()
+        current = _inner(current)
+    return None
+
+
+def _inner(error: BaseException) -> BaseException | None:
+    """What `error` wraps: its cause or context, or aiohttp's `os_error`."""
+    inner = error.__cause__ or error.__context__ or getattr(error, "os_error", None)
+    return inner if isinstance(inner, BaseException) else None
 
 
 def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -183,6 +233,20 @@ class SDKProvider(Provider):
     @property
     def identity(self) -> str:
         return f"{self.name}:{self.model}@{self.base_url or 'default'}"
+
+    @property
+    def endpoint(self) -> str:
+        """The URL calls go to: the base URL given, else the SDK client's (its environment variable or default)."""
+        client = self._client.peek()
+        return self.base_url or (str(client.base_url) if client is not None else os.environ.get(self.base_url_env, ""))
+
+    def connection_error(self, error: BaseException, fallback: str) -> RetryableError:
+        """A connection-level SDK error as `ConnectFailed` when no connection was made, else `RetryableError`."""
+        reason = connect_failure(error)
+        if reason is None:
+            return RetryableError(fallback)
+        url = self.endpoint
+        return ConnectFailed(f"{self.name} could not connect to {url}: {reason}", url=url, reason=reason)
 
     def client(self) -> Any:
         """One SDK client (and one pooled HTTP client) per event loop, shared by every call."""

@@ -15,17 +15,23 @@ __all__ = ["RetryPolicy"]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """`max_attempts` counts the first try. A Retry-After from the server wins over the backoff schedule."""
+    """`max_attempts` counts the first try. A Retry-After from the server wins over the backoff schedule.
+
+    A connection that cannot be made at all (refused, unknown host, TLS) to an endpoint that has not
+    answered yet gets `connect_attempts` quick tries instead: a typo in a URL or a server that is not
+    running should end a run in a second, not after minutes of backoff per call."""
 
     max_attempts: int = 6
     base_delay: float = 1.0
     max_delay: float = 60.0
     jitter: float = 0.5  # backoff is scaled by a random factor in [1 - jitter, 1]
     max_retry_after: float = 300.0  # a longer Retry-After is capped to this
+    connect_attempts: int = 3  # while the endpoint has never answered: a refused connection is not a busy server
+    connect_delay: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise InvalidInput(f"retry max_attempts must be >= 1, got {self.max_attempts}")
+        if self.max_attempts < 1 or self.connect_attempts < 1:
+            raise InvalidInput(f"retry attempts must be >= 1, got {self.max_attempts} and {self.connect_attempts}")
         if not 0 <= self.jitter <= 1:
             raise InvalidInput(f"retry jitter must be within [0, 1], got {self.jitter}")
 

@@ -1,11 +1,12 @@
 """The MCP server object: one workspace per process, tools, resources and prompts, both protocol eras.
 
     server = create_server(ServerConfig(home=Home.resolve()))
-    server.run()                                   # stdio; see trace2skill.server.http for HTTP
+    server.run()                                   # stdio; see trace2skill.server.http_app for HTTP
 
 The lifespan opens the workspace (SQLite store and skill store) when the first connection starts
 and closes it after the last one ends: stdio and in-memory connections each enter the lifespan,
-streamable HTTP enters it once for the whole process.
+streamable HTTP enters it once for the whole process. Each entry also runs a copy of the
+announcer's loop, which sends the list changes its interval held back.
 """
 
 from __future__ import annotations
@@ -15,17 +16,23 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import mcp_types as types
 from mcp.server import MCPServer
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from pydantic import AnyUrl
 
 from trace2skill import __version__
 from trace2skill.home import Home
+from trace2skill.models import without_lone_surrogates
+from trace2skill.server.announcer import Announcer, install_subscriptions
 from trace2skill.server.auth import StaticTokenVerifier, auth_settings
 from trace2skill.server.config import ServerConfig
+from trace2skill.server.errors import one_line_argument_error
 from trace2skill.server.prompts import register_prompts
 from trace2skill.server.resources import listed_resources, mime_type_for, register_resources, skill_path_of
 from trace2skill.server.skills_extension import SkillsExtension
@@ -55,6 +62,8 @@ class Trace2SkillServer(MCPServer[AppState]):
     def __init__(self, config: ServerConfig, **kwargs: Any) -> None:
         self.config = config
         self.state: AppState | None = None
+        self.bus = InMemorySubscriptionBus()
+        """Where 2026-07-28 `subscriptions/listen` streams get their events."""
         self._connections = 0
         super().__init__(
             config.name,
@@ -63,8 +72,20 @@ class Trace2SkillServer(MCPServer[AppState]):
             instructions=INSTRUCTIONS,
             version=__version__,
             lifespan=_lifespan,
+            subscriptions=self.bus,
             **kwargs,
         )
+        install_subscriptions(self)
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """A tool's arguments with unpaired surrogates (valid JSON escapes, not Unicode) made U+FFFD first, and a
+        refusal of arguments as one line."""
+        try:
+            return await super().call_tool(name, without_lone_surrogates(arguments), context)
+        except ToolError as e:
+            raise one_line_argument_error(name, e) from e.__cause__
 
     async def list_resources(self) -> list[types.Resource]:
         listed = await super().list_resources()
@@ -91,11 +112,22 @@ async def _lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
     if server.state is None:
         home = server.config.home or Home.resolve()
         workspace = await anyio.to_thread.run_sync(Workspace.open, home)
-        server.state = AppState(workspace=workspace, config=server.config)
+        announcer = Announcer(server.bus, server.config.list_changed_interval)
+        server.state = AppState(workspace=workspace, config=server.config, announcer=announcer)
         log.info("trace2skill serving %s", home.root)
     server._connections += 1
+    failure: Exception | None = None
     try:
-        yield server.state
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.state.announcer.run)
+            try:
+                yield server.state
+            except Exception as e:  # re-raised below as itself, not wrapped in an ExceptionGroup
+                failure = e
+            finally:
+                tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
     finally:
         server._connections -= 1
         if server._connections == 0 and server.state is not None:
@@ -103,15 +135,12 @@ async def _lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
             server.state = None
 
 
-def create_server(
-    config: ServerConfig | None = None, *, token: str | None = None, resource_url: str | None = None
-) -> Trace2SkillServer:
-    """Build the server. With `token`, HTTP requests must carry `Authorization: Bearer <token>`;
-    `resource_url` is then the public URL of the MCP endpoint (e.g. http://127.0.0.1:8765/mcp)."""
+def create_server(config: ServerConfig | None = None, *, token: str | None = None) -> Trace2SkillServer:
+    """Build the server. With `token`, HTTP requests must carry `Authorization: Bearer <token>`."""
     config = config or ServerConfig()
     auth: dict[str, Any] = {}
     if token is not None:
-        auth = {"token_verifier": StaticTokenVerifier(token), "auth": auth_settings(resource_url or "http://127.0.0.1")}
+        auth = {"token_verifier": StaticTokenVerifier(token), "auth": auth_settings()}
     server = Trace2SkillServer(config, extensions=[SkillsExtension()], **auth)
     register_tools(server, allow_paths=config.allow_paths)
     register_resources(server)

@@ -1,9 +1,12 @@
-"""Bearer-token auth for the streamable-HTTP transport.
+"""Bearer-token auth for the streamable-HTTP transport: a static token, no OAuth.
 
 One shared secret (`--token` or $TRACE2SKILL_TOKEN) is enough for a server a user runs for their own
 clients: the SDK's bearer middleware asks our verifier, which compares in constant time, and
-answers 401 with `WWW-Authenticate` otherwise. A server bound beyond loopback without a token
-would hand the trace store and every skill to the network, so it is refused.
+answers 401 with `WWW-Authenticate: Bearer` otherwise. There is no authorization server, so no
+OAuth protected-resource metadata is published: it would send clients to a server that does not
+exist. The token is required: without one, any process that can reach the port could read every
+trajectory and take every session slot. `--no-token` waives it on loopback only, for a user who
+accepts that; beyond loopback it is refused outright.
 """
 
 from __future__ import annotations
@@ -51,13 +54,15 @@ class StaticTokenVerifier(TokenVerifier):
         return None
 
 
-def auth_settings(resource_url: str) -> AuthSettings:
-    """Resource-server settings for a static token; the server is its own (token-less) issuer."""
+def auth_settings() -> AuthSettings:
+    """Bearer-token settings that publish no OAuth metadata.
+
+    The SDK publishes protected-resource metadata (and a `resource_metadata` link in
+    `WWW-Authenticate`) only when `resource_server_url` is set, so it stays unset. `issuer_url` is a
+    required field that is then published nowhere; it names this machine, not a real issuer.
+    """
     return AuthSettings(
-        issuer_url=AnyHttpUrl(resource_url),
-        resource_server_url=AnyHttpUrl(resource_url),
-        required_scopes=list(SCOPES),
-        validate_token_resource=False,
+        issuer_url=AnyHttpUrl("http://127.0.0.1"), resource_server_url=None, required_scopes=list(SCOPES)
     )
 
 
@@ -75,10 +80,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve beyond loopback without a token."""
-    if token is None and not is_loopback(host):
+def check_bind(host: str, token: str | None, *, allow_no_token: bool = False) -> None:
+    """Refuse to serve without a token, unless `allow_no_token` (`--no-token`) on a loopback address."""
+    if token is not None:
+        return
+    if not is_loopback(host):
         raise InvalidInput(
             f"refusing to serve on {host} without a token: anyone who can reach it could read every trajectory "
             f"and skill. Pass --token TOKEN (or set ${TOKEN_ENV}), or bind to 127.0.0.1"
+        )
+    if not allow_no_token:
+        raise InvalidInput(
+            f"streamable HTTP needs a token: set ${TOKEN_ENV} or pass --token (make one with `python -c "
+            "'import secrets; print(secrets.token_urlsafe(32))'`). --no-token serves loopback without one, "
+            "where any local process can read every trajectory and take every session slot"
         )

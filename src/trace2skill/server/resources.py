@@ -16,7 +16,6 @@ from urllib.parse import unquote
 
 import mcp_types as types
 from mcp.server.mcpserver import Context
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from trace2skill.errors import NotFound
 from trace2skill.evolve import render_markdown
@@ -56,9 +55,19 @@ _TEXT_TYPES = {".md": "text/markdown", ".py": "text/x-python", ".sh": "text/x-sh
 
 
 def current_version(skills: SkillStore, name: str) -> SkillVersion:
-    """The version a client is served: the published one, else the newest."""
+    """The version a client is served: the published one, else the newest not held for review (a held
+    version is what no person has read yet, so no agent loads it)."""
     published = skills.published_version(name)
-    return skills.get_version(name, published)
+    if published is not None:
+        return skills.get_version(name, published)
+    held = {r.version for r in skills.pending(name)}
+    for v in reversed(skills.history(name)):
+        if v.version not in held:
+            return v
+    raise NotFound(
+        f"skill {name!r} has nothing to serve yet: every version is held for review "
+        f"(`trace2skill skills review {name}`)"
+    )
 
 
 def mime_type_for(path: str, content: str | bytes) -> str:
@@ -191,19 +200,13 @@ def listed_resources(state: AppState) -> list[types.Resource]:
 
 
 async def announce(ctx: Context, *updated: str) -> None:
-    """Tell clients of both protocol eras that the resource list (and these resources) changed.
+    """Tell the clients that asked: the resource list changed, and these resources with it.
 
-    2026-07-28 clients get the events on their `subscriptions/listen` stream; handshake-era clients
-    get `notifications/resources/list_changed` and `.../updated` on their session. A client that
-    went away is not an error of the call that changed things.
+    `resources/updated` goes only to subscribers of each URI, list changes to every client at most
+    once per interval, a second by default (`trace2skill.server.announcer`). A client that went away
+    is not an error of the call that changed things.
     """
     try:
-        await ctx.notify_resources_changed()
-        for uri in updated:
-            await ctx.notify_resource_updated(uri)
-        if ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
-            await ctx.session.send_resource_list_changed()
-            for uri in updated:
-                await ctx.session.send_resource_updated(uri)
+        await state_of(ctx).announcer.changed(*updated)
     except Exception as e:
         log.info("could not announce resource changes: %s", e)

@@ -1,4 +1,5 @@
-"""What every request handler of one server process shares: the open workspace and the settings."""
+"""What every request handler of one server process shares: the open workspace, the settings, and
+the announcer that tells clients what changed."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from mcp.server.mcpserver import Context
 
+from trace2skill.server.announcer import Announcer
 from trace2skill.server.config import ServerConfig
 from trace2skill.workspace import Workspace
 
@@ -16,6 +18,7 @@ __all__ = ["AppState", "state_of"]
 class AppState:
     workspace: Workspace
     config: ServerConfig
+    announcer: Announcer
 
 
 def state_of(ctx: Context) -> AppState:

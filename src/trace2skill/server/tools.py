@@ -31,7 +31,7 @@ from trace2skill.models import (
     describe_validation_error,
     parse_trajectory,
 )
-from trace2skill.server.errors import tool_errors
+from trace2skill.server.errors import one_line_errors, tool_errors
 from trace2skill.server.llm_access import choose_llm
 from trace2skill.server.progress import bridge_progress
 from trace2skill.server.resources import announce, current_version
@@ -253,10 +253,12 @@ async def skill_history(name: SkillName, ctx: Context[AppState]) -> Annotated[Ca
     skills = _ws(ctx).skills
     versions = await _off_loop(skills.history, name)
     published = await _off_loop(skills.published_version, name)
-    result = SkillHistory(name=name, published_version=published, versions=[VersionEntry.of(v) for v in versions])
+    reviews = await _off_loop(skills.reviews, name)
+    entries = [VersionEntry.of(v, reviews.get(v.version)) for v in versions]
+    result = SkillHistory(name=name, published_version=published, versions=entries)
     lines = []
     for v in result.versions:
-        mark = " (published)" if v.version == published else ""
+        mark = " (published)" if v.version == published else f" ({v.review})" if v.review else ""
         lines.append(f"v{v.version}{mark} by {v.author} at {v.created_at:%Y-%m-%d %H:%M}: " + "; ".join(v.changelog))
     return _answer(result, "\n".join(lines))
 
@@ -287,7 +289,8 @@ async def rollback_skill(
 ) -> Annotated[CallToolResult, RollbackResult]:
     """Make an older version's content current again, recorded as a NEW version (nothing is lost).
 
-    The new version is published and served at skill://<name>/SKILL.md.
+    The new version is published and served at skill://<name>/SKILL.md. A version held for review is
+    refused: only a person releases it.
     """
     skills = _ws(ctx).skills
     before = await _off_loop(skills.head, name)
@@ -372,10 +375,18 @@ async def evolve_skill(
     task_description: Annotated[str | None, Field(description="What the skill is for (create mode)")] = None,
     seed: int = 0,
     fresh: Annotated[bool, Field(description="Start over instead of resuming an unfinished identical run")] = False,
+    publish: Annotated[
+        Literal["auto", "review", "never"],
+        Field(description="auto: publish safe text changes, hold the rest for a person; review: hold; never: record"),
+    ] = "auto",
 ) -> Annotated[CallToolResult, EvolveResult]:
     """Improve a skill from its recorded trajectories (Trace2Skill): parallel analysts each propose a
-    patch from one run, patches are merged hierarchically, and the result becomes a new published
-    version served at skill://<name>/SKILL.md. Reports progress while it runs.
+    patch from one run, patches are merged hierarchically, and the result becomes a new version
+    served at skill://<name>/SKILL.md. Reports progress while it runs.
+
+    Only text changes to SKILL.md and references/ with nothing risky in them go live. A version that
+    touches scripts/ or assets/, or adds a command that downloads, runs, sends or reveals something, is
+    held for a person (status 'staged'): no tool here publishes it; `trace2skill skills review NAME`.
 
     Start with dry_run=true: it returns the calls, tokens and cost estimate without spending
     anything. A run stopped by budget_usd or an error keeps its work; calling again with the same
@@ -396,6 +407,7 @@ async def evolve_skill(
         budget_usd=budget_usd,
         task_description=task_description,
         seed=seed,
+        publish=publish,
     )
     uri = skill_file_uri(name, "SKILL.md")
     if dry_run:
@@ -431,7 +443,7 @@ async def evolve_skill(
     finally:
         if llm is not None:
             await llm.aclose()
-    if report.new_version is not None:
+    if report.published:  # a version held for review is not served, so nothing changed for readers
         await announce(ctx, uri, run_report_uri(report.run_id))
     else:
         await announce(ctx, run_report_uri(report.run_id))
@@ -443,6 +455,8 @@ async def evolve_skill(
         run_id=report.run_id,
         base_version=report.base_version,
         new_version=report.new_version,
+        published=report.published,
+        held_for_review=report.review,
         skill_uri=uri,
         report_uri=run_report_uri(report.run_id),
         error=report.error,
@@ -516,4 +530,5 @@ def register_tools(mcp: MCPServer[Any], *, allow_paths: bool) -> None:
     for fn, title, hints, uses_paths in TOOLS:
         if uses_paths and not allow_paths:
             continue
-        mcp.add_tool(fn, title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
+        description = inspect.cleandoc(fn.__doc__ or "")
+        mcp.add_tool(one_line_errors(fn), title=title, description=description, annotations=hints)

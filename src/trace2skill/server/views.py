@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from trace2skill.evolve import Estimate
 from trace2skill.models import EvolutionReport
 from trace2skill.server.uris import run_report_uri, skill_file_uri, trajectory_uri
-from trace2skill.skills_store import SkillFileInfo, SkillSummary, SkillVersion
+from trace2skill.skills_store import SkillFileInfo, SkillReview, SkillSummary, SkillVersion
 from trace2skill.store import TraceSummary
 
 __all__ = [
@@ -129,10 +129,15 @@ class VersionEntry(BaseModel):
     file_count: int
     total_bytes: int
     created_at: datetime
+    review: str | None = Field(
+        default=None,
+        description="'staged: held for review (N reasons)', or how a person released it; None if never held",
+    )
 
     @classmethod
-    def of(cls, v: SkillVersion) -> VersionEntry:
-        return cls.model_validate(v, from_attributes=True)
+    def of(cls, v: SkillVersion, review: SkillReview | None = None) -> VersionEntry:
+        entry = cls.model_validate(v, from_attributes=True)
+        return entry if review is None else entry.model_copy(update={"review": review.summary()})
 
 
 class SkillHistory(BaseModel):
@@ -236,13 +241,17 @@ class RunView(BaseModel):
 class EvolveResult(BaseModel):
     """The answer of evolve_skill: a finished run's report, or a dry run's estimate."""
 
-    status: Literal["succeeded", "failed", "no_change", "dry_run"]
+    status: Literal["succeeded", "failed", "no_change", "dry_run", "staged"]
     skill: str
     model: str | None = Field(description="provider:model that did (or would do) the work")
     llm_source: str = Field(description="Where the model came from: argument, server, environment, sampling")
     run_id: str | None = None
     base_version: int | None = None
     new_version: int | None = None
+    published: bool | None = Field(default=None, description="Whether the new version is live (served) now")
+    held_for_review: list[str] = Field(
+        default_factory=list, description="Why the new version waits for a person (status 'staged'), one line each"
+    )
     skill_uri: str
     report_uri: str | None = None
     error: str | None = None

@@ -8,9 +8,11 @@ from trace2skill.skills_store.diff import diff_skills
 from trace2skill.skills_store.frontmatter import Frontmatter, parse_frontmatter, read_frontmatter, split_frontmatter
 from trace2skill.skills_store.paths import check_skill_files, check_skill_name, safe_relpath
 from trace2skill.skills_store.reader import read_skill_dir
+from trace2skill.skills_store.review import review_changes, review_text
 from trace2skill.skills_store.store import (
     ProvenanceEntry,
     SkillFileInfo,
+    SkillReview,
     SkillScore,
     SkillStore,
     SkillSummary,
@@ -22,6 +24,7 @@ __all__ = [
     "Frontmatter",
     "ProvenanceEntry",
     "SkillFileInfo",
+    "SkillReview",
     "SkillScore",
     "SkillStore",
     "SkillSummary",
@@ -34,6 +37,8 @@ __all__ = [
     "parse_frontmatter",
     "read_frontmatter",
     "read_skill_dir",
+    "review_changes",
+    "review_text",
     "safe_relpath",
     "split_frontmatter",
     "validate_skill",

@@ -5,10 +5,17 @@ carry an unquoted colon in the description (`description: Use when: the user ask
 invalid YAML. We retry such files with those values quoted, and say so (`repaired`) so that strict
 validation can still report it. The raw frontmatter text is kept so that an edit of the body can
 splice it back unchanged and keep diffs minimal.
+
+Servers read the same frontmatter on every request (get_skill, skills/get), and pure-Python YAML
+parsing was most of a get_skill call: a frontmatter is parsed once per text (a version's content
+never changes, so once per digest), with libyaml's loader where PyYAML has it, and every caller
+gets its own copy of the result.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -23,6 +30,11 @@ __all__ = ["Frontmatter", "parse_frontmatter", "read_frontmatter", "split_frontm
 _OPEN = re.compile(r"\A\ufeff?---[ \t]*\r?\n")
 _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TOP_KEY = re.compile(r"^([A-Za-z0-9_.-]+):[ \t]+(.*?)[ \t]*$")
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (same results, about 10x faster)."""
+PARSED_CACHE_SIZE = 512
+CACHED_FRONTMATTER_CHARS = 64 * 1024
+"""Longer frontmatter (no real skill has one) is parsed each time rather than held in memory."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +78,8 @@ def _quote_colon_values(raw: str) -> str:
     return "\n".join(lines)
 
 
-def _load(raw: str) -> Any:
-    return yaml.safe_load(raw) if raw.strip() else {}
+def _load(raw: str, loader: type[yaml.SafeLoader] = _LOADER) -> Any:
+    return yaml.load(raw, Loader=loader) if raw.strip() else {}  # both loaders are safe loaders
 
 
 def read_frontmatter(text: str) -> Frontmatter:
@@ -75,23 +87,44 @@ def read_frontmatter(text: str) -> Frontmatter:
     raw, body = split_frontmatter(text)
     if raw is None:
         return Frontmatter(data={}, body=body, raw=None)
-    repaired = False
+    if len(raw) > CACHED_FRONTMATTER_CHARS:
+        data, repaired = _parse(raw)
+    else:
+        cached, repaired = _parse_cached(raw)
+        data = copy.deepcopy(cached)  # the cached mapping is shared: nobody may change it
+    return Frontmatter(data=data, body=body, raw=raw, repaired=repaired)
+
+
+def _parse(raw: str) -> tuple[dict[str, Any], bool]:
+    """(mapping, repaired) of one frontmatter text."""
     try:
-        data = _load(raw)
+        return _mapping(_load(raw)), False
+    except yaml.YAMLError:
+        pass
+    repaired = False
+    try:  # invalid YAML: everything again with the pure-Python loader, whose messages name the problem
+        data = _load(raw, yaml.SafeLoader)
     except yaml.YAMLError as first:
         try:
-            data = _load(_quote_colon_values(raw))
+            data = _load(_quote_colon_values(raw), yaml.SafeLoader)
         except yaml.YAMLError:
             where = getattr(first, "problem_mark", None)
             at = f" (line {where.line + 2})" if where is not None else ""
             problem = getattr(first, "problem", None) or str(first).splitlines()[0]
             raise InvalidInput(f"SKILL.md frontmatter is not valid YAML{at}: {problem}") from None
         repaired = True
+    return _mapping(data), repaired
+
+
+def _mapping(data: Any) -> dict[str, Any]:
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise InvalidInput(f"SKILL.md frontmatter must be a mapping of keys to values, got {type(data).__name__}")
-    return Frontmatter(data={str(k): v for k, v in data.items()}, body=body, raw=raw, repaired=repaired)
+    return {str(k): v for k, v in data.items()}
+
+
+_parse_cached = functools.lru_cache(maxsize=PARSED_CACHE_SIZE)(_parse)
 
 
 def parse_frontmatter(text: str) -> tuple[dict[str, Any], str]:

@@ -93,3 +93,22 @@ def m002_skill_scores(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX skill_scores_version ON skill_scores (skill, version, created_at)")
+
+
+@MIGRATIONS()
+def m003_skill_reviews(db: sqlite_utils.Database) -> None:
+    """Versions held for a person's review (risky changes, or `--publish review`) and when one was released.
+
+    A table of its own, since versions are immutable: the hold is decided after the version exists."""
+    db.execute(
+        """CREATE TABLE skill_reviews (
+            skill TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            reasons TEXT NOT NULL DEFAULT '[]',
+            state TEXT NOT NULL CHECK (state IN ('staged', 'approved')),
+            created_at TEXT NOT NULL,
+            decided_at TEXT,
+            PRIMARY KEY (skill, version),
+            FOREIGN KEY (skill, version) REFERENCES skill_versions (skill, version)
+        )"""
+    )

@@ -18,6 +18,11 @@ store) or a text file in which `trace2skill.secrets` finds a credential is refus
 named, wherever content enters the store or leaves it: import, commit, a hand edit found in the
 published folder, publish, rollback and export. `allow_secrets=True` (`--allow-secrets`) lets it
 through on purpose.
+
+Review rule: a version can be recorded *held* (staged) with the reasons it needs a person (an
+evolution's risky changes, `skills_store.review`). A held version is never published, rolled back
+to or exported until a person releases it with `publish(..., reviewed=True)` (`trace2skill skills
+publish NAME --version V`), which records it as approved.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,13 +50,23 @@ from trace2skill.skills_store.reader import read_skill_dir
 from trace2skill.skills_store.schema import MIGRATIONS
 from trace2skill.store import apply_migrations, connection_lock, write_transaction
 
-__all__ = ["ProvenanceEntry", "SkillFileInfo", "SkillScore", "SkillStore", "SkillSummary", "SkillVersion"]
+__all__ = [
+    "ProvenanceEntry",
+    "SkillFileInfo",
+    "SkillReview",
+    "SkillScore",
+    "SkillStore",
+    "SkillSummary",
+    "SkillVersion",
+]
 
 MAX_AUTHOR_CHARS = 200
 MAX_CHANGELOG_ENTRIES = 500
 MAX_CHANGELOG_CHARS = 4000
 MAX_PROVENANCE_BYTES = 4 * 1024 * 1024
 MAX_DESCRIPTION_STORED = 2000
+MAX_REASONS = 2000
+MAX_REASON_CHARS = 1000
 
 
 class ProvenanceEntry(BaseModel):
@@ -115,6 +130,27 @@ class SkillSummary(BaseModel):
     published_version: int | None = None
 
 
+class SkillReview(BaseModel):
+    """Why a version is held for a person's review, and whether a person has released it."""
+
+    name: str
+    version: int
+    reasons: list[str] = Field(default_factory=list)
+    state: Literal["staged", "approved"]
+    created_at: datetime
+    decided_at: datetime | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.state == "staged"
+
+    def summary(self) -> str:
+        """`staged: held for review (2 reasons)` or `approved: published by a person over 2 reasons`."""
+        n = len(self.reasons)
+        count = f"{n} reason{'s' if n != 1 else ''}"
+        return f"staged: held for review ({count})" if self.held else f"approved: published by a person over {count}"
+
+
 class SkillFileInfo(BaseModel):
     """A file of a version without its content (SEP-2640 lists these with `sha256:` digests)."""
 
@@ -167,6 +203,23 @@ def _check_provenance(provenance: Sequence[dict[str, Any] | ProvenanceEntry] | N
     if size > MAX_PROVENANCE_BYTES:
         raise InvalidInput(f"provenance is {size:,} bytes as JSON; the limit is {MAX_PROVENANCE_BYTES:,}")
     return out
+
+
+def _check_reasons(reasons: Sequence[str]) -> list[str]:
+    out = [r for r in dict.fromkeys(reasons) if isinstance(r, str) and r.strip()]
+    if len(out) > MAX_REASONS:
+        out = [*out[: MAX_REASONS - 1], f"… and {len(out) - MAX_REASONS + 1} more reasons"]
+    return [r if len(r) <= MAX_REASON_CHARS else r[: MAX_REASON_CHARS - 1] + "…" for r in out]
+
+
+def _held_message(review: SkillReview, action: str) -> str:
+    first = review.reasons[0] if review.reasons else "no reason recorded"
+    n = len(review.reasons)
+    return (
+        f"version {review.version} of {review.name!r} is held for review ({n} reason{'s' if n != 1 else ''}, "
+        f"first: {first}), so it cannot be {action}: read it with `trace2skill skills review {review.name}`, "
+        f"then publish it with `trace2skill skills publish {review.name} --version {review.version}`"
+    )
 
 
 def _files_summary(old: Skill | None, new: Skill) -> str:
@@ -298,8 +351,11 @@ class SkillStore:
         changelog: list[str],
         provenance: list[dict[str, Any]],
         run_id: str | None,
+        hold: list[str] | None = None,
     ) -> tuple[SkillVersion, bool]:
-        """Store `skill` as the next version unless it equals the head or the parent it came from."""
+        """Store `skill` as the next version unless it equals the head or the parent it came from.
+
+        With `hold`, a version this call creates is staged with those reasons in the same transaction."""
         digest = skill.digest
         with write_transaction(self.db):
             head = self._head_or_none(skill.name)
@@ -338,7 +394,26 @@ class SkillStore:
                 "INSERT INTO skill_files (skill, version, path, sha256, size, executable) VALUES (?, ?, ?, ?, ?, ?)",
                 [(skill.name, version, f.path, f.sha256, len(f.data), int(f.executable)) for f in skill.files],
             )
+            if hold:
+                self._insert_review(skill.name, version, hold)
         return self._version(row), True
+
+    def _insert_review(self, name: str, version: int, reasons: list[str]) -> None:
+        self.db.execute(
+            "INSERT INTO skill_reviews (skill, version, reasons, state, created_at) VALUES (?, ?, ?, 'staged', ?)",
+            [name, version, json.dumps(reasons, ensure_ascii=False), utcnow().isoformat()],
+        )
+
+    @staticmethod
+    def _review(row: dict[str, Any]) -> SkillReview:
+        return SkillReview(
+            name=row["skill"],
+            version=row["version"],
+            reasons=json.loads(row["reasons"]),
+            state=row["state"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            decided_at=datetime.fromisoformat(row["decided_at"]) if row["decided_at"] else None,
+        )
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -442,6 +517,22 @@ class SkillStore:
         row = self._published_row(check_skill_name(name))
         return row["version"] if row else None
 
+    def review(self, name: str, version: int) -> SkillReview | None:
+        """Why a version was held for review and whether a person released it; None when it never was."""
+        rows = self._rows(
+            "SELECT * FROM skill_reviews WHERE skill = ? AND version = ?", [check_skill_name(name), version]
+        )
+        return self._review(rows[0]) if rows else None
+
+    def reviews(self, name: str) -> dict[int, SkillReview]:
+        """Every version of a skill that was ever held, by version number."""
+        rows = self._rows("SELECT * FROM skill_reviews WHERE skill = ? ORDER BY version", [check_skill_name(name)])
+        return {r["version"]: self._review(r) for r in rows}
+
+    def pending(self, name: str) -> list[SkillReview]:
+        """The versions still held for review, oldest first."""
+        return [r for r in self.reviews(name).values() if r.held]
+
     def scores(self, name: str, version: int | None = None) -> list[SkillScore]:
         """Measured pass rates of a skill's versions (all, or one version's), oldest first."""
         sql = "SELECT * FROM skill_scores WHERE skill = ?" + (" AND version = ?" if version is not None else "")
@@ -524,6 +615,7 @@ class SkillStore:
         publish: bool = True,
         force: bool = False,
         allow_secrets: bool = False,
+        hold: Sequence[str] | None = None,
     ) -> SkillVersion:
         """Record a skill built from version `parent` (e.g. by an evolve run) and publish it.
 
@@ -531,7 +623,8 @@ class SkillStore:
         relative to it (never a version that silently undoes newer ones). When publishing is
         refused because the published folder holds changes the new version lacks, the version is
         still recorded and Conflict says so. A skill holding secrets is refused before anything is
-        recorded (InvalidInput), unless `allow_secrets`.
+        recorded (InvalidInput), unless `allow_secrets`. With `hold` (reasons, one line each) the
+        new version is recorded staged for a person's review and not published, whatever `publish`.
         """
         check_skill_files(skill)
         if not allow_secrets:
@@ -541,9 +634,10 @@ class SkillStore:
         prov = _check_provenance(provenance)
         if run_id is not None and (not isinstance(run_id, str) or not 0 < len(run_id) <= 200):
             raise InvalidInput("run_id must be a string of 1-200 characters")
-        if not publish:
+        reasons = _check_reasons(hold or [])
+        if not publish or reasons:
             version, _ = self._record(
-                skill, parent=parent, author=author, changelog=entries, provenance=prov, run_id=run_id
+                skill, parent=parent, author=author, changelog=entries, provenance=prov, run_id=run_id, hold=reasons
             )
             return version
         with self._skill_lock(skill.name):
@@ -556,12 +650,53 @@ class SkillStore:
                 self._publish_recorded(version, force=force, allow_secrets=allow_secrets)
             return version
 
+    def stage(self, name: str, version: int, reasons: Sequence[str]) -> SkillReview:
+        """Hold a recorded version for a person's review (more reasons join those it has); a version a
+        person already released stays released."""
+        self.get_version(name, version)
+        lines = _check_reasons(reasons)
+        if not lines:
+            raise InvalidInput("a version is held for review with at least one reason")
+        with write_transaction(self.db):
+            current = self.review(name, version)
+            if current is None:
+                self._insert_review(name, version, lines)
+            elif current.held:
+                merged = json.dumps(_check_reasons([*current.reasons, *lines]), ensure_ascii=False)
+                self.db.execute(
+                    "UPDATE skill_reviews SET reasons = ? WHERE skill = ? AND version = ?", [merged, name, version]
+                )
+        review = self.review(name, version)
+        assert review is not None
+        return review
+
+    def _check_released(self, name: str, version: int, action: str, reviewed: bool = False) -> SkillReview | None:
+        """The version's review when a person releases it now (`reviewed`); Conflict while it is held otherwise."""
+        review = self.review(name, version)
+        if review is None or not review.held:
+            return None
+        if not reviewed:
+            raise Conflict(_held_message(review, action))
+        return review
+
+    def _approve(self, review: SkillReview | None) -> None:
+        if review is None:
+            return
+        with write_transaction(self.db):
+            self.db.execute(
+                "UPDATE skill_reviews SET state = 'approved', decided_at = ? WHERE skill = ? AND version = ?",
+                [utcnow().isoformat(), review.name, review.version],
+            )
+
     def rollback(self, name: str, version: int, *, allow_secrets: bool = False) -> SkillVersion:
-        """Publish the content of an older version as a NEW version (author 'rollback')."""
+        """Publish the content of an older version as a NEW version (author 'rollback').
+
+        A version held for review is refused (Conflict): a rollback must not release it without a person."""
         check_skill_name(name)
         with self._skill_lock(name):
             self._sync_tolerant(name)
             target = self.get_version(name, version)
+            self._check_released(name, target.version, "rolled back to")
             head = self.head(name)
             if target.digest == head.digest:
                 return head
@@ -650,9 +785,11 @@ class SkillStore:
                 f"version {version.version} of {version.name!r} was recorded but not published: {e}"
             ) from None
 
-    def _publish_locked(self, name: str, version: int | None, *, force: bool, allow_secrets: bool = False) -> Path:
+    def _publish_locked(
+        self, name: str, version: int | None, *, force: bool, allow_secrets: bool = False, reviewed: bool = False
+    ) -> Path:
         path = self.published_path(name)
-        self.get_version(name, version)
+        held = self._check_released(name, self.get_version(name, version).version, "published", reviewed)
         try:
             self._sync_locked(name)
         except InvalidInput as e:
@@ -698,19 +835,27 @@ class SkillStore:
             fsync=self.fsync,
         )
         self._set_published(name, target.version, target.digest, link_target)
+        self._approve(held)
         return path
 
     def publish(
-        self, name: str, version: int | None = None, *, force: bool = False, allow_secrets: bool = False
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        force: bool = False,
+        allow_secrets: bool = False,
+        reviewed: bool = False,
     ) -> Path:
         """Publish a version (default: the head) atomically at `<skills_dir>/<name>`; returns that path.
 
         A hand edit found there is recorded first; Conflict when the version does not include it.
-        InvalidInput when the version holds secrets, unless `allow_secrets`.
+        InvalidInput when the version holds secrets, unless `allow_secrets`. A version held for review
+        is refused (Conflict) unless `reviewed`: a person has read it and releases it (recorded as approved).
         """
         check_skill_name(name)
         with self._skill_lock(name):
-            return self._publish_locked(name, version, force=force, allow_secrets=allow_secrets)
+            return self._publish_locked(name, version, force=force, allow_secrets=allow_secrets, reviewed=reviewed)
 
     def export(
         self,
@@ -724,10 +869,12 @@ class SkillStore:
         """Write a version as a plain folder `dest_folder/<name>` (e.g. ~/.claude/skills), atomically.
 
         An existing folder there is replaced only when it holds a version of this skill (an earlier
-        export); anything else raises Conflict unless `force`, so a hand edit is never lost.
+        export); anything else raises Conflict unless `force`, so a hand edit is never lost. A version
+        held for review is refused (Conflict): a client's skills folder is live too.
         """
         check_skill_name(name)
         v = self.get_version(name, version)
+        self._check_released(name, v.version, "exported")
         skill = self.load(name, v.version)
         if not allow_secrets:
             _refuse_secrets(skill, f"version {v.version} of {name!r}")

@@ -1,17 +1,12 @@
-"""Turning trajectories and times into stored text and back.
+"""Turning trajectories and times into stored text and back, through pydantic's own JSON methods.
 
-Writing: `trajectory_json` hands the trajectory's field dict to orjson, which reaches the nested
-messages, parts, outcome and artifacts through a hook returning their field dicts: no dicts are
-built in Python and no per-part union dispatch happens (about 35% of `model_dump_json`'s time). A
-value orjson has no form for (a set, bytes, an integer beyond 64 bits, a model of another class)
-sends that trajectory through pydantic-core's encoder instead. Non-finite floats inside free-form
-JSON values (metadata, tool arguments and outputs, reference) are stored as `null`, as standard JSON
-has no NaN. When this module loads, a probe covering every part type must round-trip to an equal
-Trajectory through each path, or `model_dump_json` is used.
+Writing: `trajectory_json` dumps a copy of the trajectory with the row's id and creation time
+(`TypeAdapter.dump_json`, bytes). pydantic writes the values it converts in JSON mode as it
+documents (a set as a list, bytes as text, non-finite floats as `null`, since standard JSON has no
+NaN); a value it cannot serialise is a clear error and nothing is stored.
 
-Reading: stored rows were validated on their way in, so they are read through the models'
-trusted path (`load_trusted_trajectory`: pydantic-core's checks without the Python validators,
-about 60% of the time of full validation); `load_many` also pauses the cyclic collector.
+Reading: `Trajectory.model_validate_json`, every check the trajectory passed on its way in, so a
+row edited by hand is held to the public contract too. `load_many` also pauses the cyclic collector.
 """
 
 from __future__ import annotations
@@ -19,125 +14,34 @@ from __future__ import annotations
 import gc
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
-from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from trace2skill.errors import InvalidInput
-from trace2skill.models import (
-    Artifact,
-    Message,
-    Outcome,
-    ReasoningPart,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
-    Trajectory,
-    describe_validation_error,
-    load_trusted_trajectory,
-    utcnow,
-)
+from trace2skill.models import Trajectory, describe_validation_error, utcnow
 
 __all__ = ["dumps", "iso", "load_many", "load_trajectory", "parse_time", "trajectory_json"]
 
-
-def _probe() -> Trajectory:
-    """A trajectory using every kind of field, for checking the fast paths against pydantic's own."""
-    return Trajectory.model_validate(
-        {
-            "id": "t_probe",
-            "task": "probe \u00e9\u4e2d",
-            "skill": "probe-skill",
-            "skill_version": 2,
-            "messages": [
-                {"role": "system", "content": "be brief", "timestamp": "2026-01-02T03:04:05Z"},
-                {
-                    "role": "assistant",
-                    "content": [
-                        {"type": "reasoning", "text": "think"},
-                        {"type": "text", "text": "go"},
-                        {"type": "tool_call", "id": "c1", "name": "bash", "arguments": {"cmd": ["ls", 1, None]}},
-                        {"type": "tool_call", "name": "raw", "arguments": "{not json"},
-                    ],
-                },
-                {"role": "tool", "content": [{"type": "tool_result", "tool_call_id": "c1", "output": {"rows": [1.5]}}]},
-                {"role": "tool", "content": [{"type": "tool_result", "output": "boom", "is_error": True}]},
-            ],
-            "outcome": {"status": "partial", "score": 0.5, "feedback": "close", "judged_by": "human"},
-            "final_answer": "42",
-            "reference": {"answer": [42]},
-            "artifacts": [{"name": "out.txt", "content": "aGk=", "encoding": "base64", "media_type": "text/plain"}],
-            "tags": ["a", "b"],
-            "metadata": {"model": "m", "nested": {"x": None}},
-            "created_at": "2026-01-02T03:04:05.123456+00:00",
-        }
-    )
+_TRAJECTORY = TypeAdapter(Trajectory)
 
 
-_NESTED = frozenset({Message, TextPart, ReasoningPart, ToolCallPart, ToolResultPart, Outcome, Artifact})
-
-
-def _fields(value: Any) -> dict[str, Any]:
-    """orjson's hook for the models inside a trajectory: their own field dicts (no copies)."""
-    if type(value) in _NESTED:
-        return value.__dict__
-    raise TypeError  # anything else goes through `_plain_json`
-
-
-def _orjson(trajectory: Trajectory, ident: str, created_at: str) -> bytes:
-    fields = trajectory.__dict__.copy()
-    fields["id"] = ident
-    fields["created_at"] = created_at
+def trajectory_json(trajectory: Trajectory, ident: str, created_at: str) -> bytes:
+    """The stored JSON (UTF-8) of `trajectory` with its id and creation time (ISO 8601) set."""
+    stored = trajectory.model_copy(update={"id": ident, "created_at": datetime.fromisoformat(created_at)})
     try:
-        return orjson.dumps(fields, default=_fields)
-    except orjson.JSONEncodeError:
-        return _plain_json(trajectory, ident, created_at)
-
-
-def _plain_json(trajectory: Trajectory, ident: str, created_at: str) -> bytes:
-    fields = trajectory.__dict__.copy()
-    fields["id"] = ident
-    fields["created_at"] = created_at
-    fields["messages"] = [
-        {**message.__dict__, "content": [part.__dict__ for part in message.content]} for message in trajectory.messages
-    ]
-    fields["outcome"] = trajectory.outcome.__dict__
-    if trajectory.artifacts:
-        fields["artifacts"] = [artifact.__dict__ for artifact in trajectory.artifacts]
-    try:
-        return to_json(fields)
+        return _TRAJECTORY.dump_json(stored)
     except PydanticSerializationError as e:
         raise InvalidInput(f"trajectory {ident!r} holds a value that cannot be stored as JSON: {e}") from None
 
 
-def _pydantic_json(trajectory: Trajectory, ident: str, created_at: str) -> bytes:
-    update = {"id": ident, "created_at": datetime.fromisoformat(created_at)}
-    return trajectory.model_copy(update=update).model_dump_json().encode()
-
-
-def _round_trips(serialize: Callable[[Trajectory, str, str], bytes]) -> bool:
-    """Whether `serialize` stores the probe so that it reads back as an equal Trajectory."""
-    probe = _probe()
-    stamp = iso(probe.created_at or utcnow())
-    try:
-        return Trajectory.model_validate_json(serialize(probe, "t_probe", stamp)) == probe
-    except Exception:  # pragma: no cover - a model change the fast path cannot follow
-        return False
-
-
-def trajectory_json(trajectory: Trajectory, ident: str, created_at: str) -> bytes:
-    """The stored JSON (UTF-8) of `trajectory` with its id and creation time set."""
-    return _SERIALIZE(trajectory, ident, created_at)
-
-
 def load_trajectory(data: str | bytes) -> Trajectory:
-    """A Trajectory from JSON this store wrote (the trusted path; anything else gets full validation)."""
+    """A Trajectory from stored JSON, fully validated."""
     try:
-        return load_trusted_trajectory(data)
+        return Trajectory.model_validate_json(data)
     except ValidationError as e:
         raise InvalidInput(f"a stored trajectory no longer validates: {describe_validation_error(e)}") from None
 
@@ -170,33 +74,50 @@ def iso(moment: datetime) -> str:
 
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DAYS = {"s": 1 / 86_400, "m": 1 / 1_440, "h": 1 / 24, "d": 1, "w": 7}
+
+
+MAX_AGE = timedelta(days=36_525)
+"""The oldest relative age a filter takes (100 years); a larger one is a typo, said so, not an overflow."""
 
 
 def parse_time(value: datetime | date | str | None) -> datetime | None:
-    """A moment from a datetime, a date, ISO 8601 text, or a relative age such as `30m`, `24h`, `7d`."""
-    if value is None or isinstance(value, datetime):
-        return value
+    """A moment from a datetime, a date, ISO 8601 text, or a relative age such as `30m`, `24h`, `7d`.
+
+    Every time a filter takes goes through here, so the bounds are checked once: an age is at most
+    `MAX_AGE`, and a moment must be one that UTC can represent (year 1 to 9999)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _in_utc(value, repr(value))
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     text = str(value).strip()
     relative = _RELATIVE.match(text)
     if relative:
         amount, unit = float(relative.group(1)), relative.group(2).lower()
-        return utcnow() - timedelta(**{_UNITS[unit]: amount})
+        days = amount * _DAYS[unit]
+        if days > MAX_AGE.days:
+            raise InvalidInput(
+                f"the age {text[:40]!r} is more than {MAX_AGE.days:,} days (100 years); use a smaller one, "
+                "such as 30d, or an ISO date"
+            )
+        return utcnow() - timedelta(days=days)
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(
             f"cannot read {text[:60]!r} as a time: use ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z) "
             "or an age such as 30m, 24h, 7d"
         ) from None
+    return _in_utc(moment, repr(text[:60]))
 
 
-def _serializer() -> Callable[[Trajectory, str, str], bytes]:
-    if not _round_trips(_plain_json):  # pragma: no cover - see the module docstring
-        return _pydantic_json
-    return _orjson if _round_trips(_orjson) else _plain_json
-
-
-_SERIALIZE = _serializer()
+def _in_utc(moment: datetime, shown: str) -> datetime:
+    """`moment` as given, once checked that UTC can hold it (`iso` converts it later; naive means UTC);
+    InvalidInput for year 1 or 9999 with an offset that pushes it out."""
+    try:
+        (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"the time {shown} is out of range: use a date between the years 1 and 9999") from None
+    return moment

@@ -6,6 +6,10 @@ opened with `check_same_thread=False`, and every operation holds the database's 
 (`connection_lock(db)`) for the length of one short transaction. Other processes are kept apart by
 SQLite itself: WAL journal, a 30 s busy timeout, and `BEGIN IMMEDIATE` for writes so that a writer
 waits for the lock up front instead of failing half-way through with SQLITE_BUSY.
+
+A database in a home that cannot be written (a read-only mount, a folder or file without write
+permission) opens read-only: reading works, and every write stops at `write_transaction` with one
+line saying the home is read-only, before SQLite is asked.
 """
 
 from __future__ import annotations
@@ -15,23 +19,22 @@ import os
 import secrets
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
 
-from trace2skill.errors import InvalidInput
+from trace2skill.errors import InvalidInput, StorageError
 
 __all__ = [
     "BUSY_TIMEOUT_S",
     "PAGE_SIZE",
-    "CommitBehind",
     "apply_migrations",
     "background_checkpoints",
     "connection_lock",
+    "is_read_only",
     "open_database",
     "write_transaction",
 ]
@@ -42,6 +45,21 @@ PAGE_SIZE = 16384
 
 _LOCKS_GUARD = threading.Lock()
 _LOCK_ATTR = "_trace2skill_lock"
+_READ_ONLY_ATTR = "_trace2skill_read_only"
+
+
+def is_read_only(db: sqlite_utils.Database) -> bool:
+    """Whether `db` was opened read-only (its home cannot be written)."""
+    return getattr(db, _READ_ONLY_ATTR, None) is not None
+
+
+def _refuse_writes(db: sqlite_utils.Database) -> None:
+    path = getattr(db, _READ_ONLY_ATTR, None)
+    if path is not None:
+        raise StorageError(
+            f"read-only: the home {os.path.dirname(path)} cannot be written, so this command cannot run "
+            "(reading works: list, show, search); make it writable, or use another home (--home)"
+        )
 
 
 def connection_lock(db: sqlite_utils.Database) -> threading.RLock:
@@ -65,6 +83,7 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]
     someone else opened (on this thread), a savepoint is used instead, so the caller's work stays
     all-or-nothing either way.
     """
+    _refuse_writes(db)
     conn = db.conn
     with connection_lock(db):
         if conn.in_transaction:
@@ -79,14 +98,27 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]
                 raise
             conn.execute(f"RELEASE SAVEPOINT {name}")
             return
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")
             yield conn
-        except BaseException:
+            conn.commit()
+        except BaseException as e:
             if conn.in_transaction:
                 conn.rollback()
-            raise
-        conn.commit()
+            named = _storage_failure(db, e)
+            if named is None:
+                raise
+            raise named from None
+
+
+def _storage_failure(db: sqlite_utils.Database, error: BaseException) -> StorageError | None:
+    """SQLite's "database or disk is full" and kin as a StorageError naming the database file; else None."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return None
+    from trace2skill.explain import explain
+
+    known = explain(error, database=_database_file(db))
+    return known if isinstance(known, StorageError) else None
 
 
 def apply_migrations(db: sqlite_utils.Database, migrations: sqlite_utils.Migrations) -> None:
@@ -94,21 +126,33 @@ def apply_migrations(db: sqlite_utils.Database, migrations: sqlite_utils.Migrati
 
     `Migrations.apply` checks what is pending and then applies it; two processes opening a fresh
     file at once would both see the same migration as pending. Running it inside `BEGIN IMMEDIATE`
-    makes the check and the change one step (the migrations nest as savepoints).
+    makes the check and the change one step (the migrations nest as savepoints). A read-only
+    database is only checked: pending migrations there are a StorageError (they need a write).
     """
+    path = getattr(db, _READ_ONLY_ATTR, None)
+    if path is not None:
+        if migrations.pending(db):
+            raise StorageError(
+                f"read-only: the database {path} needs an upgrade that writes to it; open it once from a "
+                "writable home, or use another home (--home)"
+            )
+        return
     with write_transaction(db):
         migrations.apply(db)
 
 
-def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+def open_database(path: str | os.PathLike[str], *, read_only: bool = False) -> sqlite_utils.Database:
     """Open (creating if needed) the trace2skill database at `path`, with the trace store's schema applied.
 
     WAL journal, 30 s busy timeout, `synchronous=NORMAL` (a crash of the process loses nothing
     committed; only a power cut may lose the last transactions). Other modules apply their own
-    `sqlite_utils.Migrations` on the same Database with `apply_migrations`.
+    `sqlite_utils.Migrations` on the same Database with `apply_migrations`. `read_only` opens an
+    existing file without writing anything to it or its folder (`write_transaction` then refuses).
     """
     from trace2skill.store.schema import MIGRATIONS
 
+    if read_only:
+        return _open_read_only(Path(path).expanduser(), MIGRATIONS)
     memory = str(path) == ":memory:"
     if not memory:
         target = Path(path).expanduser()
@@ -134,6 +178,35 @@ def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as e:
         conn.close()
         raise InvalidInput(f"cannot use the database {str(path)!r}: {e}") from None
+    return db
+
+
+def _open_read_only(path: Path, migrations: sqlite_utils.Migrations) -> sqlite_utils.Database:
+    """`mode=ro`; where SQLite cannot make the WAL index beside a read-only file, `immutable=1` (no locking:
+    nothing in this process writes, and a home that cannot be written is rarely written by others)."""
+    if not path.is_file():
+        raise StorageError(f"read-only: the home {path.parent} has no database yet and cannot get one (--home)")
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    conn: sqlite3.Connection | None = None
+    for suffix in ("", "&immutable=1"):
+        try:
+            conn = sqlite3.connect(uri + suffix, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            conn.execute("PRAGMA schema_version").fetchone()
+            break
+        except sqlite3.Error as e:
+            if conn is not None:
+                conn.close()
+                conn = None
+            if suffix:
+                raise InvalidInput(f"cannot open the database {str(path)!r} read-only: {e}") from None
+    assert conn is not None
+    db = sqlite_utils.Database(conn)
+    setattr(db, _READ_ONLY_ATTR, str(path))
+    try:
+        apply_migrations(db, migrations)
+    except BaseException:
+        conn.close()
+        raise
     return db
 
 
@@ -219,74 +292,3 @@ def background_checkpoints(db: sqlite_utils.Database) -> Iterator[Callable[[], N
             if depth == 1:
                 db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(saved)}")
             setattr(db, _BULK_ATTR, (depth - 1, saved))
-
-
-class CommitBehind:
-    """For a bulk write: each transaction's COMMIT runs on a helper thread while the caller prepares the next.
-
-    A COMMIT is one long call into SQLite that holds no Python lock (it flushes the full-text index's
-    pending terms and writes the transaction's pages to the WAL), so it can use the second core
-    while the caller serialises the next batch. The caller's thread holds the connection lock from
-    BEGIN until that commit has finished, so no other thread touches the connection in between, and
-    transactions still commit one at a time, in order: `transaction()` first waits for the last one.
-    Use it as a context manager; leaving it waits for the last commit.
-    """
-
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self._conn = db.conn
-        self._lock = connection_lock(db)
-        self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace2skill-commit")
-        self._pending: Future[None] | None = None
-
-    def __enter__(self) -> CommitBehind:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.wait()
-        finally:
-            self._helper.shutdown()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """`BEGIN IMMEDIATE`; if the block succeeds its COMMIT starts behind, else it is rolled back."""
-        self.wait()
-        self._lock.acquire()
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            yield self._conn
-        except BaseException:
-            try:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
-            finally:
-                self._lock.release()
-            raise
-        started = threading.Event()
-        try:
-            self._pending = self._helper.submit(self._commit, started)
-        except BaseException:
-            self._lock.release()
-            raise
-        # Wait for the helper to be inside COMMIT (where it holds no Python lock): otherwise, while
-        # this thread serialises, the helper would queue for the GIL for a whole switch interval.
-        started.wait()
-
-    def _commit(self, started: threading.Event) -> None:
-        started.set()
-        self._conn.commit()
-
-    def wait(self) -> None:
-        """Block until the last commit has finished and release the lock; raises that commit's error."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        try:
-            pending.result()
-        except BaseException:
-            futures_wait([pending])  # interrupted while waiting: the commit may still be running
-            if self._conn.in_transaction:
-                self._conn.rollback()
-            raise
-        finally:
-            self._lock.release()

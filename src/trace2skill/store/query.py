@@ -37,13 +37,14 @@ def fts_query(text: str) -> str:
     searched for rather than parsed as query syntax.
     """
     terms = []
-    for word in _WORD.findall(text):
+    for word in _WORD.findall(text.replace("\x00", " ")):  # SQLite ends a query string at a NUL
         prefix = word.endswith("*") and len(word) > 1
         core = word[:-1] if prefix else word
         core = core.strip("*")
         if not core:
             continue
-        terms.append(f'"{core}"' + ("*" if prefix else ""))
+        quoted = core.replace('"', '""')  # FTS5 escapes a quote inside a string by doubling it
+        terms.append(f'"{quoted}"' + ("*" if prefix else ""))
     if not terms:
         raise InvalidInput("the search text has no words to look for")
     return " ".join(terms)

@@ -7,15 +7,14 @@ and its tags to a tag table. All four are written in one transaction, so they ne
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import random
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
-from sqlite3 import Connection
 from typing import Any
 
 import sqlite_utils
@@ -25,7 +24,7 @@ from pydantic_core import to_json
 from trace2skill.errors import Conflict, InvalidInput, NotFound
 from trace2skill.models import Outcome, Trajectory, describe_validation_error, parse_trajectory
 from trace2skill.store.codec import iso, load_many, load_trajectory, trajectory_json
-from trace2skill.store.db import CommitBehind, background_checkpoints, connection_lock, write_transaction
+from trace2skill.store.db import background_checkpoints, connection_lock, write_transaction
 from trace2skill.store.evolution import EvolutionLog
 from trace2skill.store.ids import new_ids
 from trace2skill.store.query import STATUSES, Filters, SetMode, VersionFilter
@@ -167,54 +166,27 @@ class TraceStore(EvolutionLog):
         """Store many trajectories, one transaction per `batch_size` of them; returns their ids in order.
 
         A batch is all-or-nothing: if one of its trajectories is invalid or reuses an existing id,
-        that batch is not written (batches before it stay) and the error says which one. From the
-        second batch on, checkpoints run on a background thread and each batch is serialised while
-        the one before it commits (`CommitBehind`), so a bulk load keeps both cores busy.
+        that batch is not written (batches before it stay) and the error says which one. Each batch
+        is serialised before its transaction (`write_transaction`) begins, so the write lock is held
+        only for the inserts; from the second batch on, checkpoints run on a background thread.
         """
         if batch_size < 1:
             raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
-        chunks = _chunks(trajectories, batch_size)
-        chunk = next(chunks, None)
-        if chunk is None:
-            return []
-        batch = _prepare(chunk)
-        following = self._next_chunk(chunks, batch)
-        if following is None:
-            self._insert(batch)
-            return list(batch.ids)
-        with self._lock:
-            nested = self.db.conn.in_transaction  # the caller's own transaction: batches become savepoints
         ids: list[str] = []
-        with background_checkpoints(self.db) as checkpoint, CommitBehind(self.db) as behind:
-            transaction = None if nested else behind.transaction
-            while True:
-                self._insert(batch, transaction)  # from here its COMMIT runs behind
+        with contextlib.ExitStack() as bulk:
+            checkpoint: Callable[[], None] | None = None
+            for chunk in _chunks(trajectories, batch_size):
+                if ids and checkpoint is None:  # a second batch: this is a bulk write
+                    checkpoint = bulk.enter_context(background_checkpoints(self.db))
+                batch = _prepare(chunk)
+                self._insert(batch)
                 ids.extend(batch.ids)
-                if following is None:
-                    break
-                batch = _prepare(following)  # serialised while the commit runs
-                behind.wait()  # the caller's iterable is never advanced while a commit is running
-                checkpoint()
-                following = self._next_chunk(chunks, batch, transaction)
+                if checkpoint is not None:
+                    checkpoint()
         return ids
 
-    def _next_chunk(
-        self,
-        chunks: Iterator[list[TrajectoryInput]],
-        ready: _Batch,
-        transaction: Callable[[], AbstractContextManager[Connection]] | None = None,
-    ) -> list[TrajectoryInput] | None:
-        """The next chunk of the caller's items; if getting it fails, `ready` is written first, as it came before."""
-        try:
-            return next(chunks, None)
-        except BaseException:
-            self._insert(ready, transaction)
-            raise
-
-    def _insert(
-        self, batch: _Batch, transaction: Callable[[], AbstractContextManager[Connection]] | None = None
-    ) -> None:
-        """Write one batch in one transaction (`write_transaction`, or the `transaction` given)."""
+    def _insert(self, batch: _Batch) -> None:
+        """Write one batch in one transaction."""
         if len(set(batch.ids)) < len(batch):
             seen: set[str] = set()
             for ident in batch.ids:
@@ -222,7 +194,7 @@ class TraceStore(EvolutionLog):
                     raise Conflict(f"trajectory id {ident!r} appears twice in one batch")
                 seen.add(ident)
         try:
-            with transaction() if transaction else write_transaction(self.db) as conn:
+            with write_transaction(self.db) as conn:
                 (top,) = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {TABLE}").fetchone()
                 seqs = range(top + 1, top + 1 + len(batch))
                 conn.executemany(_INSERT_ROW, [(seq, *row) for seq, row in zip(seqs, batch.columns, strict=True)])

@@ -48,6 +48,8 @@ def explain(error: BaseException, *, database: str | os.PathLike[str] | None = N
         return InvalidInput(
             f"the input is not valid UTF-8 text ({' '.join(str(error).split())[:160]}); fix its encoding"
         )
+    if isinstance(error, OverflowError):  # a number past what SQLite (2**63) or a date can hold
+        return InvalidInput(f"a number is out of range ({' '.join(str(error).split())[:120]}); use a smaller one")
     if isinstance(error, RecursionError):
         return InvalidInput("the input is nested too deeply to read; flatten it (JSON nests at most 64 levels here)")
     return None

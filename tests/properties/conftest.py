@@ -12,12 +12,19 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=_QUIET, database=None)
 SLOW = settings(max_examples=10_000, deadline=None, suppress_health_check=_QUIET, database=None)
+
+
+def slow(test: Any) -> Any:
+    """Marks a 10,000-input property `slow` and gives it an hour (the suite's 300 s is for one example's worth)."""
+    return pytest.mark.timeout(3600)(pytest.mark.slow(test))
+
 
 SCALARS = st.one_of(
     st.none(),
@@ -51,18 +58,18 @@ def deep_values(max_depth: int = 3_000) -> st.SearchStrategy[Any]:
 DEEP_VALUES = deep_values()
 
 
-def _containers(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Paths to every list and object inside `value` (iteratively: seeds are small, mutations may not be)."""
+def _containers(value: Any, max_depth: int = 12) -> list[tuple[Any, ...]]:
+    """Paths to the lists and objects inside `value`, down to `max_depth` (a nested-too-deep value inserted
+    earlier is a leaf here), in a fixed order (depth first, as the document is written)."""
     found: list[tuple[Any, ...]] = []
-    stack = [(value, path)]
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while stack:
         item, where = stack.pop()
-        if isinstance(item, dict):
-            found.append(where)
-            stack.extend((v, (*where, k)) for k, v in item.items())
-        elif isinstance(item, list):
-            found.append(where)
-            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+        if not isinstance(item, dict | list) or len(where) > max_depth:
+            continue
+        found.append(where)
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        stack.extend((v, (*where, k)) for k, v in reversed(list(children)))
     return found
 
 
@@ -74,15 +81,17 @@ def _at(value: Any, path: tuple[Any, ...]) -> Any:
 
 @st.composite
 def mutated(draw: st.DrawFn, seed: Any, max_changes: int = 4, max_depth: int = 3_000) -> Any:
-    """`seed` after a few random changes: a field replaced by any JSON value (or one nested too deep),
-    a key dropped, a key added, a list item removed or repeated."""
+    """`seed` after a few random changes: a text replaced by any text, a field replaced by any JSON value (or
+    one nested too deep), a key dropped, a key added, a list item removed or repeated."""
     value = copy.deepcopy(seed)
     for _ in range(draw(st.integers(min_value=0, max_value=max_changes))):
         paths = _containers(value)
         if not paths:
             break
-        container = _at(value, draw(st.sampled_from(sorted(paths, key=repr))))
-        op = draw(st.sampled_from(["replace", "replace", "drop", "add", "deep", "repeat"]))
+        container = _at(value, draw(st.sampled_from(paths)))
+        op = draw(
+            st.sampled_from(["retext", "retext", "retext", "replace", "replace", "drop", "add", "deep", "repeat"])
+        )
         keys = list(container) if isinstance(container, dict) else list(range(len(container)))
         if op == "add" or not keys:
             if isinstance(container, dict):
@@ -91,7 +100,9 @@ def mutated(draw: st.DrawFn, seed: Any, max_changes: int = 4, max_depth: int = 3
                 container.append(draw(JSON_VALUES))
             continue
         key = draw(st.sampled_from(keys))
-        if op == "replace":
+        if op == "retext" and isinstance(container[key], str):  # same type, any text: keeps many documents valid
+            container[key] = draw(st.text(max_size=60))
+        elif op in ("replace", "retext"):
             container[key] = draw(JSON_VALUES)
         elif op == "deep":
             container[key] = draw(deep_values(max_depth))
@@ -114,7 +125,7 @@ def dumps(value: Any) -> str:
 def json_texts(draw: st.DrawFn, documents: st.SearchStrategy[Any]) -> str:
     """Text a user might hand over: a document's JSON, cut short, with junk around it, or not JSON at all."""
     text = dumps(draw(documents))
-    how = draw(st.sampled_from(["whole", "whole", "whole", "cut", "junk", "raw", "deep"]))
+    how = draw(st.sampled_from(["whole"] * 6 + ["cut", "junk", "raw", "deep"]))
     if how == "cut":
         return text[: draw(st.integers(min_value=0, max_value=max(0, len(text) - 1)))]
     if how == "junk":
@@ -158,9 +169,51 @@ VALID_TRAJECTORY: dict[str, Any] = {
 """The public contract's example (docs/ARCHITECTURE.md) with every optional field set."""
 
 
+_TEXT = st.text(max_size=40)
+_PARTS = st.one_of(
+    st.builds(lambda t: {"type": "text", "text": t}, _TEXT),
+    st.builds(lambda t: {"type": "reasoning", "text": t}, _TEXT),
+    st.builds(
+        lambda i, n, a: {"type": "tool_call", "id": i, "name": n, "arguments": a},
+        st.text(min_size=1, max_size=10),
+        st.text(min_size=1, max_size=20),
+        st.one_of(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3), _TEXT),
+    ),
+    st.builds(
+        lambda i, o, e: {"type": "tool_result", "tool_call_id": i, "output": o, "is_error": e},
+        st.text(max_size=10),
+        st.one_of(_TEXT, JSON_VALUES),
+        st.booleans(),
+    ),
+)
+_MESSAGES = st.builds(
+    lambda role, content: {"role": role, "content": content},
+    st.sampled_from(["system", "user", "assistant", "tool"]),
+    st.one_of(_TEXT, st.lists(_PARTS, max_size=4)),
+)
+VALID_TRAJECTORIES = st.fixed_dictionaries(
+    {"task": st.text(min_size=1, max_size=60), "messages": st.lists(_MESSAGES, max_size=6)},
+    optional={
+        "skill": st.from_regex(r"[a-z0-9]{1,12}", fullmatch=True),
+        "outcome": st.fixed_dictionaries(
+            {"status": st.sampled_from(["success", "failure", "partial", "unknown"])},
+            optional={"score": st.floats(allow_nan=False, allow_infinity=False), "feedback": _TEXT},
+        ),
+        "final_answer": _TEXT,
+        "reference": JSON_VALUES,
+        "tags": st.lists(st.text(min_size=1, max_size=10), max_size=3),
+        "metadata": st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3),
+    },
+)
+"""Trajectories built from the contract's parts with random content: most of them valid."""
+
+
 def trajectory_inputs(max_depth: int = 3_000) -> st.SearchStrategy[Any]:
     """Decoded trajectories as an agent might send them: mostly almost right, sometimes anything at all."""
-    return st.one_of(mutated(VALID_TRAJECTORY, max_depth=max_depth), JSON_VALUES, deep_values(max_depth))
+    built = VALID_TRAJECTORIES.flatmap(lambda t: mutated(t, max_changes=1, max_depth=max_depth))
+    light = mutated(VALID_TRAJECTORY, max_changes=2, max_depth=max_depth)
+    heavy = mutated(VALID_TRAJECTORY, max_changes=6, max_depth=max_depth)
+    return st.one_of(built, built, light, heavy, JSON_VALUES, deep_values(max_depth))
 
 
 TRAJECTORY_INPUTS = trajectory_inputs()

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from trace2skill.errors import Trace2SkillError
 from trace2skill.importers import FORMATS, import_file
 from trace2skill.importers.redact import Redactor
 
-from .conftest import FAST, SLOW, dumps, mutated
+from .conftest import FAST, SLOW, dumps, mutated, slow
 
 FIXTURES = Path(__file__).parents[1] / "importers" / "fixtures"
 
@@ -101,6 +101,7 @@ def imports_cleanly(fmt: str, file: tuple[str, str], workdir: Path, redactor: Re
         except Trace2SkillError as e:
             assert "\n" not in str(e)
             continue
+        event(f"{named}: {sum(1 for i in items if i.trajectory)} imported, {sum(1 for i in items if i.error)} refused")
         for item in items:
             assert (item.trajectory is None) != (item.error is None), item
             if item.error is not None:
@@ -123,9 +124,9 @@ test_anthropic_messages_files_import_or_give_one_line_errors = _property("anthro
 test_otel_files_import_or_give_one_line_errors = _property("otel", FAST)
 test_atif_files_import_or_give_one_line_errors = _property("atif", FAST)
 
-test_ten_thousand_claude_code_files = pytest.mark.slow(_property("claude-code", SLOW))
-test_ten_thousand_openai_chat_files = pytest.mark.slow(_property("openai-chat", SLOW))
-test_ten_thousand_openai_responses_files = pytest.mark.slow(_property("openai-responses", SLOW))
-test_ten_thousand_anthropic_messages_files = pytest.mark.slow(_property("anthropic-messages", SLOW))
-test_ten_thousand_otel_files = pytest.mark.slow(_property("otel", SLOW))
-test_ten_thousand_atif_files = pytest.mark.slow(_property("atif", SLOW))
+test_ten_thousand_claude_code_files = slow(_property("claude-code", SLOW))
+test_ten_thousand_openai_chat_files = slow(_property("openai-chat", SLOW))
+test_ten_thousand_openai_responses_files = slow(_property("openai-responses", SLOW))
+test_ten_thousand_anthropic_messages_files = slow(_property("anthropic-messages", SLOW))
+test_ten_thousand_otel_files = slow(_property("otel", SLOW))
+test_ten_thousand_atif_files = slow(_property("atif", SLOW))

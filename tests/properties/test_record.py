@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import event, given
 
 from trace2skill.cli import cli
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import Trajectory, parse_trajectory
 from trace2skill.store import TraceStore, open_database
 
-from .conftest import FAST, SLOW, TRAJECTORY_INPUTS, json_texts
+from .conftest import FAST, SLOW, TRAJECTORY_INPUTS, json_texts, slow
 
 TEXT_INPUTS = json_texts(TRAJECTORY_INPUTS)
 
@@ -42,7 +42,9 @@ def accepted_or_refused(raw: Any, store: TraceStore) -> None:
         trajectory = parse_trajectory(raw)
     except Trace2SkillError as e:
         assert str(e) and "\n" not in str(e)
+        event("refused")
         return
+    event("accepted")
     assert isinstance(trajectory, Trajectory)
     stored = store.get(store.add(trajectory.model_copy(update={"id": None})))
     assert stored.task == trajectory.task and len(stored.messages) == len(trajectory.messages)
@@ -78,21 +80,21 @@ def test_trace2skill_record_answers_any_input_with_an_id_or_one_error_line(home:
     record_answers_in_one_line(text, home)
 
 
-@pytest.mark.slow
+@slow
 @SLOW
 @given(TRAJECTORY_INPUTS)
 def test_ten_thousand_decoded_values(store: TraceStore, value: Any) -> None:
     accepted_or_refused(value, store)
 
 
-@pytest.mark.slow
+@slow
 @SLOW
 @given(TEXT_INPUTS)
 def test_ten_thousand_texts(store: TraceStore, text: str) -> None:
     accepted_or_refused(text, store)
 
 
-@pytest.mark.slow
+@slow
 @SLOW
 @given(TEXT_INPUTS)
 def test_ten_thousand_inputs_to_trace2skill_record(home: Path, text: str) -> None:

@@ -1,5 +1,5 @@
-"""Bad input over MCP: the same one line the CLI prints, as a tool error (`isError: true` in the result,
-not a JSON-RPC error), never the SDK's bare "Error executing tool"; nothing stored on a refusal.
+"""Bad input over MCP: the same one line the CLI prints after `Error: `, as a tool error (`isError: true` in
+the result, not a JSON-RPC error), never the SDK's bare "Error executing tool"; nothing stored on a refusal.
 
 The disk cases start the real `trace2skill serve` over stdio under bubblewrap (a read-only mount, a
 tiny tmpfs) and skip where bwrap cannot run.
@@ -33,14 +33,14 @@ TRACE2SKILL = Path(sys.executable).parent / "trace2skill"
 RUN = {"task": "Count the rows", "skill": "sheets", "messages": [{"role": "user", "content": "go"}]}
 
 
-def _line(result: CallToolResult, tool: str) -> str:
-    """The error's text, checked to be one line of trace2skill's (after the SDK's `Error executing tool X: `)."""
+def _line(result: CallToolResult) -> str:
+    """The error's text, checked to be one line of trace2skill's, as the CLI prints it after `Error: `."""
     assert result.is_error
     (block,) = result.content
     text = getattr(block, "text", "")
-    assert "\n" not in text and text.startswith(f"Error executing tool {tool}: "), text
-    assert text != f"Error executing tool {tool}" and "internal error" not in text, text
-    return text.removeprefix(f"Error executing tool {tool}: ")
+    assert "\n" not in text and not text.startswith("Error executing tool"), text
+    assert "internal error" not in text, text
+    return text
 
 
 async def test_deeply_nested_json_is_one_line_and_nothing_is_stored(
@@ -51,7 +51,7 @@ async def test_deeply_nested_json_is_one_line_and_nothing_is_stored(
         deep = [deep]
     async with connect(server) as client:
         result = await client.call_tool("record_trajectory", {"trajectory": {**RUN, "metadata": {"x": deep}}})
-    assert _line(result, "record_trajectory") == (
+    assert _line(result) == (
         "invalid trajectory: the JSON nests deeper than 64 levels of lists and objects inside a value; flatten deeply "
         "nested tool arguments, outputs or metadata"
     )
@@ -64,8 +64,8 @@ async def test_arguments_that_do_not_fit_the_schema_are_one_line_naming_each_fie
     async with connect(server) as client:
         missing = await client.call_tool("get_skill", {})
         wrong = await client.call_tool("label_trajectory", {"id": "t-ok-1", "status": "failure", "score": "high"})
-    assert _line(missing, "get_skill") == "invalid arguments: name: Field required"
-    assert _line(wrong, "label_trajectory") == (
+    assert _line(missing) == "invalid arguments: name: Field required"
+    assert _line(wrong) == (
         "invalid arguments: score: Input should be a valid number, unable to parse string as a number"
     )
 
@@ -76,7 +76,7 @@ async def test_a_malformed_redaction_yaml_is_one_line_naming_the_file(
     (seeded.root / "redaction.yaml").write_text("patterns:\n  ticket: '(unclosed'\n")
     async with connect(server) as client:
         result = await client.call_tool("record_trajectory", {"trajectory": RUN})
-    assert _line(result, "record_trajectory").startswith(
+    assert _line(result).startswith(
         f"{seeded.root / 'redaction.yaml'}: patterns.ticket is not a valid regex (missing ), unterminated subpattern"
     )
     assert inspect_store.traces.count() == 3
@@ -92,8 +92,7 @@ async def test_a_bug_says_it_is_one_in_one_line(
     async with connect(server) as client:
         result = await client.call_tool("search_trajectories", {})
     assert result.is_error and getattr(result.content[0], "text", "") == (
-        "Error executing tool search_trajectories: internal error (RuntimeError: boom); this is a bug in "
-        "trace2skill: the server's log has the traceback"
+        "internal error (RuntimeError: boom); this is a bug in trace2skill: the server's log has the traceback"
     )
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
 
@@ -113,8 +112,8 @@ async def test_a_read_only_home_lists_and_refuses_writes_in_one_line(
         f"read-only: the home {seeded.root} cannot be written, so this command cannot run (reading works: list, "
         "show, search); make it writable, or use another home (--home)"
     )
-    assert _line(refused, "record_trajectory") == expected
-    assert _line(label, "label_trajectory") == expected
+    assert _line(refused) == expected
+    assert _line(label) == expected
 
 
 # --- the disk, for real, through `trace2skill serve` over stdio -------------------------------------------
@@ -143,7 +142,7 @@ async def test_a_server_on_a_read_only_mount_serves_reads_and_refuses_writes(see
         skills = await client.call_tool("list_skills", {})
         refused = await client.call_tool("record_trajectory", {"trajectory": RUN})
     assert not skills.is_error and "sheets" in getattr(skills.content[0], "text", "")
-    assert _line(refused, "record_trajectory").startswith(f"read-only: the home {seeded.root} cannot be written")
+    assert _line(refused).startswith(f"read-only: the home {seeded.root} cannot be written")
 
 
 async def test_a_full_disk_is_one_line_naming_the_database(tmp_path: Path, connect: Connect) -> None:
@@ -154,7 +153,7 @@ async def test_a_full_disk_is_one_line_naming_the_database(tmp_path: Path, conne
     async with connect(params) as client:
         full = await client.call_tool("record_trajectory", {"trajectory": big})
         listed = await client.call_tool("search_trajectories", {})
-    assert _line(full, "record_trajectory") == (
+    assert _line(full) == (
         f"disk full: cannot write the database {mount}/home/trace2skill.db; free some space, or use another home"
     )
     assert not listed.is_error and json.loads(json.dumps(listed.structured_content))["total"] == 0

@@ -268,6 +268,21 @@ async def test_import_and_export_move_a_skill_between_folders_and_the_store(
     assert inspect_store.skills.head("notes").version == 1
 
 
+async def test_relative_paths_are_refused_because_the_client_cannot_see_the_servers_working_directory(
+    server: Trace2SkillServer, connect: Connect, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    async with connect(server) as client:
+        exported = await client.call_tool("export_skill", {"name": "sheets", "dest": "out"})
+        imported = await client.call_tool("import_skill", {"path": "sheets"})
+    assert exported.is_error and _text(exported) == (
+        "dest must be an absolute path on the server's machine (or start with ~), got 'out'"
+    )
+    assert imported.is_error and "path must be an absolute path" in _text(imported)
+    assert list((tmp_path / "cwd").iterdir()) == []
+
+
 async def test_tools_that_touch_the_servers_folders_can_be_left_out(seeded: Home, connect: Connect) -> None:
     server = create_server(ServerConfig(home=seeded, allow_paths=False))
     async with connect(server) as client:

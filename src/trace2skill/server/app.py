@@ -32,7 +32,7 @@ from trace2skill.models import without_lone_surrogates
 from trace2skill.server.announcer import Announcer, install_subscriptions
 from trace2skill.server.auth import StaticTokenVerifier, auth_settings
 from trace2skill.server.config import ServerConfig
-from trace2skill.server.errors import one_line_argument_error
+from trace2skill.server.errors import tool_error_result
 from trace2skill.server.prompts import register_prompts
 from trace2skill.server.resources import listed_resources, mime_type_for, register_resources, skill_path_of
 from trace2skill.server.skills_extension import SkillsExtension
@@ -80,12 +80,12 @@ class Trace2SkillServer(MCPServer[AppState]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> types.CallToolResult | types.InputRequiredResult:
-        """A tool's arguments with unpaired surrogates (valid JSON escapes, not Unicode) made U+FFFD first, and a
-        refusal of arguments as one line."""
+        """A tool's arguments with unpaired surrogates (valid JSON escapes, not Unicode) made U+FFFD first; any
+        failure answered as `isError` with its one line (`server.errors.tool_error_result`)."""
         try:
             return await super().call_tool(name, without_lone_surrogates(arguments), context)
         except ToolError as e:
-            raise one_line_argument_error(name, e) from e.__cause__
+            return tool_error_result(name, e)
 
     async def list_resources(self) -> list[types.Resource]:
         listed = await super().list_resources()

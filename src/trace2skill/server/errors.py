@@ -1,9 +1,9 @@
 """The library's one-line errors, as the MCP errors a client shows.
 
-In a tool, every failure becomes a ToolError whose text is the one line the CLI would print after
-`Error:` (`trace2skill.explain`): the SDK answers it as a result with `isError: true` that the model
-reads and can act on, never as a JSON-RPC error, and never as the bare "Error executing tool" the SDK
-gives for an exception it does not know. A bug says it is one; its traceback goes to the server log.
+In a tool, every failure becomes a result with `isError: true` (what the SDK answers for a tool error,
+never a JSON-RPC error) whose text is the one line the CLI would print after `Error:`
+(`trace2skill.explain`): the model reads it and can act on it. Never the SDK's bare "Error executing
+tool", and without its prefix. A bug says it is one; its traceback goes to the server log.
 In a resource read, a missing or malformed target is `-32602` (ResourceNotFoundError) and any other
 failure `-32603` (ResourceError), both with the same line.
 """
@@ -19,13 +19,14 @@ from typing import Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, TextContent
 from pydantic import ValidationError
 
 from trace2skill.errors import InvalidInput, NotFound
 from trace2skill.explain import bug_line, explain
 from trace2skill.models import describe_validation_error
 
-__all__ = ["one_line", "one_line_argument_error", "one_line_errors", "resource_errors", "tool_errors"]
+__all__ = ["one_line", "one_line_errors", "resource_errors", "tool_error_result", "tool_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,23 @@ def _database(ctx: Any) -> str | None:
         return None
 
 
-def one_line_argument_error(name: str, error: ToolError) -> ToolError:
-    """The SDK's refusal of arguments that do not fit a tool's schema (a multi-line pydantic dump with links)
-    as one line naming each field, like every other tool error; other ToolErrors are returned as they are."""
+def tool_error_result(name: str, error: ToolError) -> CallToolResult:
+    """A failed tool call as the SDK would answer it (a result with `isError: true`), whose text is the one line
+    the CLI prints after `Error:`, without the SDK's `Error executing tool NAME: ` in front.
+
+    Arguments the tool's schema refuses (a multi-line pydantic dump with links in the SDK) become one
+    line naming each field; a crash the tools did not catch becomes a bug line, its traceback logged."""
     cause = error.__cause__
-    if isinstance(error, UnexpectedToolError) or not isinstance(cause, ValidationError):
-        return error
-    refused = ToolError(f"Error executing tool {name}: invalid arguments: {describe_validation_error(cause)}")
-    refused.__cause__ = cause  # the SDK logs the refused fields' names from it
-    return refused
+    if isinstance(error, UnexpectedToolError):
+        line = one_line(cause if isinstance(cause, Exception) else error)
+    elif isinstance(cause, ValidationError):
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in cause.errors()})
+        log.info("tool %r refused arguments: %r", name, fields)  # names only: the values are the caller's data
+        line = f"invalid arguments: {describe_validation_error(cause)}"
+    else:
+        line = str(error).removeprefix(f"Error executing tool {name}: ")
+        log.info("tool %r failed: %r", name, line)
+    return CallToolResult(content=[TextContent(type="text", text=" ".join(line.split()))], is_error=True)
 
 
 @contextmanager

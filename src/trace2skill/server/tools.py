@@ -305,6 +305,17 @@ async def rollback_skill(
     return _answer(result, f"{name}: version {new.version} already has the content of version {version}.")
 
 
+def _server_path(text: str, field: str) -> Path:
+    """A path on the server's machine, which must be absolute (or start with `~`): a relative one would be
+    read against the server's working directory, which the client neither sees nor chose."""
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        raise InvalidInput(
+            f"{field} must be an absolute path on the server's machine (or start with ~), got {text!r}"
+        )
+    return path
+
+
 async def import_skill(
     path: Annotated[str, Field(description="A skill folder on the server's machine (holds SKILL.md)")],
     ctx: Context[AppState],
@@ -314,7 +325,7 @@ async def import_skill(
 
     Re-importing unchanged content creates no version. Needed before evolve_skill can deepen a skill.
     """
-    version, created = await _off_loop(_ws(ctx).skills.import_dir, Path(path).expanduser(), name=name)
+    version, created = await _off_loop(_ws(ctx).skills.import_dir, _server_path(path, "path"), name=name)
     uri = skill_file_uri(version.name, "SKILL.md")
     result = ImportedSkill(name=version.name, version=version.version, created=created, digest=version.digest, uri=uri)
     if created:
@@ -335,7 +346,7 @@ async def export_skill(
     """
     ws = _ws(ctx)
     chosen = version if version is not None else (await _off_loop(current_version, ws.skills, name)).version
-    target = await _off_loop(ws.skills.export, name, Path(dest).expanduser(), chosen)
+    target = await _off_loop(ws.skills.export, name, _server_path(dest, "dest"), chosen)
     info = await _off_loop(ws.skills.get_version, name, chosen)
     result = ImportedSkill(
         name=name, version=chosen, created=True, digest=info.digest, uri=skill_file_uri(name, "SKILL.md")

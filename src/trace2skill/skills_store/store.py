@@ -453,7 +453,9 @@ class SkillStore:
         head = self.head(name)
         if version is None or version == head.version:
             return head
-        rows = self._rows("SELECT * FROM skill_versions WHERE skill = ? AND version = ?", [name, version])
+        rows: list[dict[str, Any]] = []
+        if 1 <= version <= head.version:  # checked first: SQLite takes no integer past 2**63
+            rows = self._rows("SELECT * FROM skill_versions WHERE skill = ? AND version = ?", [name, version])
         if not rows:
             raise NotFound(f"skill {name!r} has no version {version} (versions are 1 to {head.version})")
         return self._version(rows[0])

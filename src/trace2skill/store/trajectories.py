@@ -478,4 +478,5 @@ def _page(limit: int | None, offset: int) -> tuple[int, int]:
         raise InvalidInput(f"limit must be 0 or more, got {limit}")
     if offset < 0:
         raise InvalidInput(f"offset must be 0 or more, got {offset}")
-    return (-1 if limit is None else limit), offset
+    most = 2**63 - 1  # SQLite's largest integer: past it, no row is left anyway
+    return (-1 if limit is None else min(limit, most)), min(offset, most)

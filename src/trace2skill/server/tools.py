@@ -310,9 +310,7 @@ def _server_path(text: str, field: str) -> Path:
     read against the server's working directory, which the client neither sees nor chose."""
     path = Path(text).expanduser()
     if not path.is_absolute():
-        raise InvalidInput(
-            f"{field} must be an absolute path on the server's machine (or start with ~), got {text!r}"
-        )
+        raise InvalidInput(f"{field} must be an absolute path on the server's machine (or start with ~), got {text!r}")
     return path
 
 

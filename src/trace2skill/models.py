@@ -629,6 +629,11 @@ class EvolutionConfig(BaseModel):
     any_version: bool = Field(
         default=False, description="Learn from runs of any version of the skill, not only the base version's."
     )
+    replace_existing: bool = Field(
+        default=False,
+        description="Create mode on a skill that already exists: replace it with the new draft (its versions stay "
+        "in the history). Without it, such a run is refused.",
+    )
     analyst: Literal["agentic", "single"] = Field(
         default="agentic",
         description="Failures: an agent that checks its fix with the scorer (or the LLM judge), or one call.",

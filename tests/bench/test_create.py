@@ -84,7 +84,10 @@ def test_create_with_a_suite_builds_on_its_draft_even_when_the_skill_is_publishe
     model = f"anthropic:claude-sonnet-4-5@{server.url}"
     args = ["--home", str(bench_home), "evolve", SKILL, "--model", model, "--mode", "create"]
     args += ["--suite", str(suite), "--train", "4", "--gate", f"{suite}:test", "--analysts", "error"]
-    result = CliRunner().invoke(cli, [*args, "--no-confirm-fixes", "--json"])
+    refused = CliRunner().invoke(cli, [*args, "--no-confirm-fixes", "--json"])
+    assert refused.exit_code != 0 and server.count == 0
+    assert "Error: skill 'sheets' already exists (version 1, " in refused.stderr and "pass --force" in refused.stderr
+    result = CliRunner().invoke(cli, [*args, "--no-confirm-fixes", "--force", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     # version 1 is the published human skill; the draft is version 2 and the evolution builds on it
@@ -105,7 +108,7 @@ async def test_the_same_create_again_reuses_its_unpublished_draft_and_the_stored
     ws = Workspace.open(Home(bench_home))
     model = f"anthropic:claude-sonnet-4-5@{server.url}"
     llm = open_llm(model, call_log=ws.traces.log_calls, concurrency=4)
-    config = EvolutionConfig(skill=SKILL, model=model, mode="create")
+    config = EvolutionConfig(skill=SKILL, model=model, mode="create", replace_existing=True)
     spec = CreateSpec(str(suite), "evolve", 4)
     try:
         first = await draft_and_roll_out(config, spec, workspace=ws, llm=llm)

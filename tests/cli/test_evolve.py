@@ -146,6 +146,35 @@ def test_the_dry_run_estimates_without_calling_the_model(home: Path, server: Fak
     assert json.loads(_invoke(home, "runs", "list", "--json").stdout) == []
 
 
+def test_create_mode_on_an_existing_skill_is_refused_and_the_dry_run_says_what_it_would_replace(
+    home: Path, server: FakeLLMServer
+) -> None:
+    model = f"anthropic:claude-sonnet-4-5@{server.url}"
+    files = len(json.loads(_invoke(home, "skills", "show", "sheets", "--json").stdout)["files"])
+    dry = _invoke(home, "evolve", "sheets", "--model", model, "--mode", "create", "--dry-run")
+    assert (
+        dry.exit_code == 0
+        and (
+            f"note: create mode would replace 'sheets' (version 1, {files} files) with a new draft; "
+            "the real run is refused unless --force"
+        )
+        in dry.stdout
+    )
+    refused = _invoke(home, "evolve", "sheets", "--model", model, "--mode", "create")
+    assert refused.exit_code != 0 and refused.stderr.strip() == (
+        f"Error: skill 'sheets' already exists (version 1, {files} files); create mode would replace it with a new "
+        "draft: deepen it instead (--mode deepen), or pass --force to replace it (its versions stay in the history)"
+    )
+    assert server.count == 0 and json.loads(_invoke(home, "runs", "list", "--json").stdout) == []
+    forced = _invoke(home, "evolve", "sheets", "--model", model, "--mode", "create", "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    report = json.loads(forced.stdout)
+    # the draft is version 2, the evolved one 3, held for review: it drops what version 1 had
+    assert (report["base_version"], report["new_version"], report["status"]) == (2, 3, "staged")
+    history = json.loads(_invoke(home, "skills", "history", "sheets", "--json").stdout)
+    assert [v["version"] for v in history] == [1, 2, 3]  # version 1 stays in the history
+
+
 def test_a_budget_stops_the_run_which_is_then_listed_as_failed(home: Path, server: FakeLLMServer) -> None:
     model = f"anthropic:claude-sonnet-4-5@{server.url}"
     result = _invoke(home, "evolve", "sheets", "--model", model, "--budget-usd", "0.05", "--workers", "4")

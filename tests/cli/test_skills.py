@@ -229,3 +229,25 @@ def test_a_held_version_is_marked_reviewed_and_released_only_by_skills_publish(h
     entry = as_json(home, "skills", "history", "pdf")[1]
     assert entry["published"] is True and entry["review"]["state"] == "approved"
     assert as_json(home, "skills", "review", "pdf") == []
+
+
+def test_an_invalid_skill_is_refused_in_one_line_and_force_imports_it_with_a_warning_per_rule(
+    home: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "work" / "notes"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text("# Notes\n\nNo frontmatter.\n")
+    refused = run(home, "skills", "import", str(folder))
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert refused.stderr == (
+        f"Error: {folder} is not a valid skill (1 rule broken: SKILL.md must start with YAML frontmatter between "
+        "'---' lines holding 'name' and 'description'); fix it (`trace2skill skills validate` lists the rules) or "
+        "import it with --force\n"
+    )
+    assert as_json(home, "skills", "list") == []
+    forced = ok(home, "skills", "import", str(folder), "--force")
+    assert forced.stdout.startswith("Imported notes as version 1")
+    assert forced.stderr == (
+        "warning: imported with --force, but it breaks a rule: SKILL.md must start with YAML frontmatter between "
+        "'---' lines holding 'name' and 'description'\n"
+    )

@@ -220,3 +220,12 @@ def test_the_dry_run_counts_calls_rounds_and_cost_before_spending(ws: Workspace)
     priced = estimate(_config(model="anthropic:claude-sonnet-4-5"), workspace=ws)
     assert priced.cost_usd is not None and priced.cost_usd > 0
     assert ws.traces.list_runs() == []
+
+
+def test_the_dry_run_counts_only_the_runs_the_real_run_would_learn_from(ws: Workspace) -> None:
+    base = ws.skills.load("sheets")
+    ws.skills.commit(base.with_files({"references/more.md": b"# More\n"}), parent=1, author="human", changelog=["+"])
+    ws.traces.add_many(t.model_copy(update={"skill_version": 2}) for t in make_trajectories(5, seed=77))
+    est = estimate(_config(), workspace=ws)  # the base is version 2 now: only its 5 runs are used
+    assert est.trajectories == 5 and any("left out 12 runs not made with the base version v2" in n for n in est.notes)
+    assert estimate(_config(any_version=True), workspace=ws).trajectories == N + 5

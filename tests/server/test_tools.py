@@ -268,6 +268,18 @@ async def test_import_and_export_move_a_skill_between_folders_and_the_store(
     assert inspect_store.skills.head("notes").version == 1
 
 
+async def test_an_invalid_skill_folder_is_refused_over_mcp_naming_the_rule(
+    server: Trace2SkillServer, connect: Connect, tmp_path: Path, inspect_store: Workspace
+) -> None:
+    folder = tmp_path / "incoming" / "notes"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text("---\nname: [unclosed\n---\n# Notes\n")
+    async with connect(server) as client:
+        refused = await client.call_tool("import_skill", {"path": str(folder)})
+    assert refused.is_error and _text(refused).startswith(f"{folder} is not a valid skill (1 rule broken: SKILL.md ")
+    assert "\n" not in _text(refused) and "notes" not in {s.name for s in inspect_store.skills.list()}
+
+
 async def test_relative_paths_are_refused_because_the_client_cannot_see_the_servers_working_directory(
     server: Trace2SkillServer, connect: Connect, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

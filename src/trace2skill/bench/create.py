@@ -22,6 +22,7 @@ from trace2skill.bench.rollouts import ArmRuns, run_arm
 from trace2skill.bench.runner import Arm, ChatModel, RolloutSettings
 from trace2skill.bench.suites import Suite, Task, load_suite
 from trace2skill.errors import InvalidInput, NotFound
+from trace2skill.evolve.pipeline import refuse_replacing
 from trace2skill.evolve.progress import ProgressCallback, StageCounter, ignore_progress
 from trace2skill.models import EvolutionConfig
 
@@ -131,6 +132,7 @@ async def draft_and_roll_out(
     configuration that learns from exactly those runs, building on the draft."""
     if config.trajectory_ids is not None:
         raise InvalidInput("create mode with a suite learns from the draft's own runs; leave out trajectory_ids")
+    refuse_replacing(workspace.skills, config)
     suite = load_suite(spec.suite, spec.data)
     tasks = spec.tasks(suite)  # a missing split or too many tasks is refused before anything is spent
     rollout_settings = settings or RolloutSettings(model=config.model or "")

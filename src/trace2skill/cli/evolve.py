@@ -100,6 +100,13 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
     "--temperature", type=TEMPERATURE, metavar="T", help="Sampling temperature of the evolution's calls (0-2)."
 )
 @click.option(
+    "--force",
+    "replace_existing",
+    is_flag=True,
+    default=None,
+    help="Create mode on a skill that exists: replace it with the new draft (its versions stay in the history).",
+)
+@click.option(
     "--any-version",
     "any_version",
     is_flag=True,

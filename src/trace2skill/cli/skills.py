@@ -61,7 +61,7 @@ def _when(v: SkillVersion) -> str:
 
 def _print_report(report: ValidationReport) -> None:
     for error in report.errors:
-        click.echo(f"validation error: {error}", err=True)
+        click.echo(f"warning: imported with --force, but it breaks a rule: {error}", err=True)
     for warning in report.warnings:
         click.echo(f"validation warning: {warning}", err=True)
 
@@ -76,6 +76,9 @@ def skills() -> None:
 @click.option("--name", help="Skill name (default: SKILL.md's name, else the folder's name).")
 @click.option("-m", "--message", multiple=True, help="Changelog line for the new version (repeatable).")
 @click.option("--no-publish", is_flag=True, help="Record the version without publishing it.")
+@click.option(
+    "--force", is_flag=True, help="Import and publish a skill that breaks the Agent Skills rules (each is named)."
+)
 @allow_secrets_option
 @json_option
 @pass_state
@@ -85,13 +88,21 @@ def import_(
     name: str | None,
     message: tuple[str, ...],
     no_publish: bool,
+    force: bool,
     allow_secrets: bool,
     as_json: bool,
 ) -> None:
-    """Import a skill folder; records a new version only when its content changed."""
+    """Import a skill folder; records a new version only when its content changed.
+
+    A folder that breaks the Agent Skills rules is refused, naming each rule, unless --force."""
     store = _store(state)
     version, created = store.import_dir(
-        folder, name=name, changelog=list(message) or None, publish=not no_publish, allow_secrets=allow_secrets
+        folder,
+        name=name,
+        changelog=list(message) or None,
+        publish=not no_publish,
+        allow_secrets=allow_secrets,
+        force=force,
     )
     report = validate_skill(store.load(version.name, version.version))
     published = store.published_version(version.name)

@@ -26,7 +26,7 @@ from trace2skill.evaluators import (
 )
 from trace2skill.evolve.context import DEFAULT_PROTECTED, ChatLLM
 from trace2skill.evolve.estimate import Estimate, estimate_run
-from trace2skill.evolve.pipeline import prepare_run, run_pipeline
+from trace2skill.evolve.pipeline import prepare_run, replaced_by_create, run_pipeline, scope_of
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
 from trace2skill.evolve.report import render_markdown
 from trace2skill.llm.defaults import MODEL_ENV, configured_model, no_model_message
@@ -206,13 +206,27 @@ def estimate(config: EvolutionConfig, *, workspace: Any = None, evaluator_for: A
     ws = workspace or Workspace.open()
     try:
         base = None
+        scope = None
         if config.mode == "deepen":
             try:
                 base = ws.skills.load(config.skill)
             except NotFound:
                 raise NotFound(f"no skill named {config.skill!r} to deepen (use --mode create)") from None
+            scope = scope_of(ws.skills, config)
+        notes: list[str] = []
+        replaced = replaced_by_create(ws.skills, config)
+        if replaced is not None:
+            version, files = replaced
+            what = f"{config.skill!r} (version {version}, {files} file{'s' if files != 1 else ''}) with a new draft"
+            notes.append(
+                f"create mode replaces {what} (--force given)"
+                if config.replace_existing
+                else f"create mode would replace {what}; the real run is refused unless --force"
+            )
         resolver = evaluator_for or resolver_for(config.evaluator)
-        return estimate_run(ws.traces, config, base, resolve_evaluator=resolver, protected=DEFAULT_PROTECTED)
+        return estimate_run(
+            ws.traces, config, base, resolve_evaluator=resolver, protected=DEFAULT_PROTECTED, scope=scope, notes=notes
+        )
     finally:
         if workspace is None:
             ws.close()

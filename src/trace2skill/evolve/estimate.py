@@ -22,7 +22,7 @@ from trace2skill.evolve.evaluation import judge_reference
 from trace2skill.evolve.merge import tree_shape
 from trace2skill.evolve.prompting import load_prompt, render_skill, system_prompt
 from trace2skill.evolve.render import READ_CHARS, render_full, render_overview
-from trace2skill.evolve.select import select_trajectories
+from trace2skill.evolve.select import VersionScope, select_trajectories
 from trace2skill.llm.types import Usage
 from trace2skill.models import EvolutionConfig, Skill, Trajectory
 from trace2skill.store import TraceStore
@@ -60,6 +60,7 @@ class Estimate(BaseModel):
     cost_usd: float | None = Field(description="None when the model's price is unknown")
     max_calls: int = Field(description="calls if every agentic analysis used all its turns")
     assumptions: list[str]
+    notes: list[str] = Field(default_factory=list, description="what the real run would do besides spending")
 
     def render(self) -> str:
         cost = f"${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown (no price for this model)"
@@ -74,6 +75,7 @@ class Estimate(BaseModel):
             f"{self.output_tokens:,} out",
             f"  cost:   {cost}",
             "  assumptions: " + "; ".join(self.assumptions),
+            *(f"  note: {note}" for note in self.notes),
         ]
         return "\n".join(lines)
 
@@ -85,9 +87,12 @@ def estimate_run(
     *,
     resolve_evaluator: EvaluatorResolver | None = None,
     protected: frozenset[str] = frozenset(),
+    scope: VersionScope | None = None,
+    notes: list[str] | None = None,
 ) -> Estimate:
+    """`scope` is the versions whose runs the real run would learn from (`pipeline.scope_of`)."""
     resolve = resolve_evaluator or resolver_for(config.evaluator)
-    selection = select_trajectories(traces, config)
+    selection = select_trajectories(traces, config, scope)
     trajectories = selection.trajectories
     view_tokens = _tokens(render_skill(base)) if base is not None else DRAFT_SKILL_TOKENS
     roles = ("error_analyst", "error_analyst_single", "success_analyst", "proposer", "merger")
@@ -174,6 +179,7 @@ def estimate_run(
             f"{CHARS_PER_TOKEN} characters a token",
             "the shared prefix of each role is cached after its first call",
         ],
+        notes=[*(notes or []), *selection.notes],
     )
 
 

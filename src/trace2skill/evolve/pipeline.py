@@ -93,6 +93,37 @@ def _base_of(skills: SkillStore, config: EvolutionConfig) -> int | None:
     return skills.get_version(config.skill, config.base_version).version
 
 
+def replaced_by_create(skills: SkillStore, config: EvolutionConfig) -> tuple[int, int] | None:
+    """(version, files) of the existing skill that a create-mode run would replace with its one-file draft;
+    None in deepen mode, for a new name, or for an unpublished machine draft (a create run being resumed)."""
+    if config.mode != "create":
+        return None
+    try:
+        head = skills.head(config.skill)
+    except NotFound:
+        return None
+    if head.author.startswith(("create:", "evolve:")) and skills.published_version(config.skill) is None:
+        return None  # a draft of create mode's own that nobody published: resuming, not replacing
+    return head.version, len(skills.load(config.skill, head.version).files)
+
+
+def refuse_replacing(skills: SkillStore, config: EvolutionConfig) -> None:
+    """Create mode never silently replaces an existing skill (54 files once became one): it needs --force."""
+    replaced = None if config.replace_existing else replaced_by_create(skills, config)
+    if replaced is not None:
+        version, files = replaced
+        raise Conflict(
+            f"skill {config.skill!r} already exists (version {version}, {files} file{'s' if files != 1 else ''}); "
+            "create mode would replace it with a new draft: deepen it instead (--mode deepen), or pass --force to "
+            "replace it (its versions stay in the history)"
+        )
+
+
+def scope_of(skills: SkillStore, config: EvolutionConfig) -> VersionScope:
+    """The runs a new run of `config` may learn from: those of its base version (see `_scope`)."""
+    return _scope(skills, config, _base_of(skills, config))
+
+
 def _scope(skills: SkillStore, config: EvolutionConfig, base: int | None) -> VersionScope:
     """Runs of the base version; runs with no recorded version too while the skill has only that one."""
     if config.mode == "create" or base is None:
@@ -116,6 +147,7 @@ def prepare_run(
         return _reopen(traces, run, config)
     if config is None:
         raise InvalidInput("an evolution needs a configuration (or a run to resume)")
+    refuse_replacing(skills, config)
     head = _base_of(skills, config)
     if config.mode == "deepen" and head is None:
         raise NotFound(

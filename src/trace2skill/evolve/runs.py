@@ -21,7 +21,7 @@ from trace2skill.store import TraceStore, new_id, write_transaction
 __all__ = ["RESUMABLE", "Persister", "config_fingerprint", "find_resumable", "new_run_id"]
 
 RESUMABLE = frozenset({"running", "failed"})
-_NOT_RESULT_CHANGING = {"workers", "budget_usd", "budget_tokens", "price"}
+_NOT_RESULT_CHANGING = {"workers", "budget_usd", "budget_tokens", "price", "replace_existing"}
 
 
 def new_run_id() -> str:

@@ -48,6 +48,7 @@ from trace2skill.skills_store.paths import check_skill_files, check_skill_name, 
 from trace2skill.skills_store.publish import VERSIONS_DIR, file_lock, install_dir, publish_symlinked
 from trace2skill.skills_store.reader import read_skill_dir
 from trace2skill.skills_store.schema import MIGRATIONS
+from trace2skill.skills_store.validation import validate_skill
 from trace2skill.store import apply_migrations, connection_lock, write_transaction
 
 __all__ = [
@@ -235,6 +236,19 @@ def _files_summary(old: Skill | None, new: Skill) -> str:
             shown = ", ".join(sorted(paths)[:8]) + (" ..." if len(paths) > 8 else "")
             parts.append(f"{label}: {shown}")
     return "; ".join(parts) or "no file changed (modes only)"
+
+
+def _refuse_invalid(skill: Skill, where: str, override: str) -> None:
+    """Refuse a skill that breaks the Agent Skills specification, naming every rule it breaks: a client may
+    not load it at all. `override` says how to go ahead anyway."""
+    report = validate_skill(skill)
+    if report.errors:
+        rules = "; ".join(report.errors)
+        n = len(report.errors)
+        raise InvalidInput(
+            f"{where} is not a valid skill ({n} rule{'s' if n != 1 else ''} broken: {rules}); fix it "
+            f"(`trace2skill skills validate` lists the rules) or {override}"
+        )
 
 
 def _refuse_secrets(
@@ -567,11 +581,13 @@ class SkillStore:
         changelog: Sequence[str] | None = None,
         publish: bool = True,
         allow_secrets: bool = False,
+        force: bool = False,
     ) -> tuple[SkillVersion, bool]:
         """Import a skill folder; a new version only when its content differs from the head.
 
         Returns (version, created). The name is `name`, else SKILL.md's `name`, else the folder's.
-        A folder with secrets files or credentials is refused (InvalidInput) unless `allow_secrets`.
+        A folder with secrets files or credentials is refused (InvalidInput) unless `allow_secrets`;
+        one that breaks the Agent Skills specification (`validate_skill`) unless `force`.
         """
         skill = read_skill_dir(path, name=name)
         try:
@@ -583,6 +599,8 @@ class SkillStore:
         check_skill_files(skill)
         if not allow_secrets:
             _refuse_secrets(skill, str(path))
+        if not force:
+            _refuse_invalid(skill, str(path), "import it with --force")
         author = _check_author(author)
         entries = _check_changelog(changelog) or [f"imported from {Path(path).expanduser().resolve()}"]
         with self._skill_lock(skill.name):
@@ -591,7 +609,7 @@ class SkillStore:
             head = self._head_or_none(skill.name)
             if head is not None and head.digest == skill.digest:
                 if publish and not self.published_path(skill.name).exists():
-                    self._publish_recorded(head, allow_secrets=allow_secrets)
+                    self._publish_recorded(head, force=force, allow_secrets=allow_secrets)
                 return head, False
             version, created = self._record(
                 skill,
@@ -602,7 +620,7 @@ class SkillStore:
                 run_id=None,
             )
             if publish:
-                self._publish_recorded(version, allow_secrets=allow_secrets)
+                self._publish_recorded(version, force=force, allow_secrets=allow_secrets)
             return version, created
 
     def commit(
@@ -829,6 +847,8 @@ class SkillStore:
         skill = self.load(name, target.version)
         if not allow_secrets:
             _refuse_secrets(skill, f"version {target.version} of {name!r}")
+        if not force:
+            _refuse_invalid(skill, f"version {target.version} of {name!r}", "publish it with --force")
         link_target = publish_symlinked(
             self.skills_dir,
             skill,

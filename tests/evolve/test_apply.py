@@ -174,6 +174,53 @@ def test_replace_inside_a_code_block_keeps_its_blank_lines() -> None:
     assert "a = 1\n\n\n\n\nz = 3" in md(r)
 
 
+RULE = (
+    "4. Give the answer the way the table writes it: the cell text for names, a plain number for counts\n"
+    "   and totals, no units unless the question asks for them.\n"
+)
+
+
+def test_a_replacement_that_repeats_the_text_after_it_replaces_that_text_too() -> None:
+    s = make_skill(SKILL_MD + "\n" + RULE)
+    r = run(
+        s,
+        E(
+            "replace_in_section",
+            old_text="the cell text for names",
+            content="the exact cell text for names, a plain number for counts and totals",
+        ),
+    )
+    assert r.applied and (
+        "writes it: the exact cell text for names, a plain number for counts and totals, no units unless the question"
+    ) in md(r)
+    assert md(r).count("a plain number for counts") == 1
+
+
+def test_a_replacement_that_repeats_the_text_before_it_replaces_that_text_too() -> None:
+    s = make_skill(SKILL_MD + "\n" + RULE)
+    r = run(s, E("replace_in_section", old_text="no units", content="a plain number for counts and totals, no unit"))
+    assert r.applied and "the cell text for names, a plain number for counts and totals, no unit unless" in md(r)
+    assert md(r).count("a plain number for counts") == 1
+
+
+def test_a_replacement_that_only_restates_its_surroundings_is_dropped_as_no_change() -> None:
+    """What a 1.5B merger wrote on a real run: the old text plus the text that already follows it."""
+    s = make_skill(SKILL_MD + "\n" + RULE)
+    content = (
+        "the cell text for names, a plain number for counts and totals, no units unless the question asks for them."
+    )
+    r = run(s, E("replace_in_section", old_text="the cell text for names", content=content))
+    assert not r.applied and md(r) == s.skill_md
+    assert r.dropped[0].reason == (
+        "invalid edit: content only restates the text it replaces and the text around it: no change"
+    )
+
+
+def test_a_short_repeat_next_to_the_old_text_is_left_alone(skill: Skill) -> None:
+    r = run(skill, E("replace_in_section", old_text="Work on a copy", content="Work on a copy. Work"))
+    assert r.applied and "Work on a copy. Work of the input workbook." in md(r)
+
+
 # --- add_section / delete_section ---------------------------------------------------------------
 
 

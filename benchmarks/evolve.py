@@ -3,7 +3,7 @@ call, the parallel speed-up over the sequential baseline, and prompt-cache use.
 
 The real pipeline (`trace2skill.evolve.evolve_async`: real trace store and skill store in SQLite,
 the real `anthropic` SDK client) runs against the local protocol server in its own process, which
-answers every prompt with the simulated fleet (`trace2skill.evolve.simulated`) after a fixed
+answers every prompt with the simulated fleet (`tests.doubles.simulated`) after a fixed
 latency L and counts prompt-cache reads of the repeated `cache_control` prefix.
 
 Critical-path bound = L x sequential call rounds, each stage at least its own chain of calls and at
@@ -38,25 +38,29 @@ import math
 import os
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.doubles
+
+from tests.doubles.llmserver.process import server_call, server_process
+from tests.doubles.simulated import make_skill, make_trajectories
+
 from trace2skill.evolve import evolve_async
 from trace2skill.evolve.merge import tree_shape
-from trace2skill.evolve.simulated import make_skill, make_trajectories
 from trace2skill.home import Home
 from trace2skill.llm.eventloop import run as run_on_loop
 from trace2skill.llm.eventloop import use_uvloop
 from trace2skill.llm.provider import HTTP_CLIENT_ENV, HTTP_CLIENTS, http_client_choice
-from trace2skill.llm.testserver.process import server_call, server_process
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.workspace import Workspace
 
 W = 128
 B = 5
-HANDLER = "trace2skill.evolve.simulated:server_handler"
+HANDLER = "tests.doubles.simulated:server_handler"
 SKILL_FILLER_LINES = 220  # S0 of about 5,000 tokens, as in the paper's spreadsheet skill
 STEPS, STEP_CHARS = 8, 250
 

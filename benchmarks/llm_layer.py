@@ -28,6 +28,7 @@ import json
 import os
 import pstats
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -36,19 +37,22 @@ from typing import Any
 
 import httpx2
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.doubles
+
+from tests.doubles.llmserver.process import server_call, server_process
+
 from trace2skill.llm import LLM, Budget, ChatMessage, ChatRequest, Price, PriceTable, RetryPolicy
 from trace2skill.llm.anthropic_provider import AnthropicProvider
 from trace2skill.llm.eventloop import use_uvloop
 from trace2skill.llm.openai_provider import OpenAIProvider
 from trace2skill.llm.provider import HTTP_CLIENTS, SDKProvider
-from trace2skill.llm.testserver.process import server_call, server_process
 
 SYSTEM = ("You are an analyst. The skill under study follows.\n" + "## Section\nDo the thing carefully. " * 300)[:8000]
 USER = ("Trajectory: step 1 ran `python inspect.py` and failed with KeyError 'Sheet1'. " * 100)[:8000]
 PRICES = PriceTable({"anthropic:bench": Price(3, 15, 0.3, 3.75), "openai:bench": Price(1, 4, 0.25)})
 
 
-HANDLER = "trace2skill.llm.testserver.handlers:ok"
+HANDLER = "tests.doubles.llmserver.handlers:ok"
 DEFAULT_CLIENT = HTTP_CLIENTS[0]
 
 

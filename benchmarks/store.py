@@ -1,7 +1,7 @@
 """Trace store speed: bulk import against raw sqlite3, single-record latency, filter and sample at scale.
 
-    .venv/bin/python benchmarks/store.py            # 20,000-row import, 1,000,000-row filter/sample
-    .venv/bin/python benchmarks/store.py --quick    # 5,000-row import, 100,000-row filter/sample, < 1 min
+    .venv/bin/python benchmarks/store.py            # 20,000-row import, 1,000,000-row filter/sample/search
+    .venv/bin/python benchmarks/store.py --quick    # 5,000-row import, 100,000-row filter/sample/search, < 1 min
 
 Bulk import: the same trajectories (20 messages, about 4.7 KB of JSON each) go through
 `TraceStore.add_many` and, side by side in the same run, through raw `sqlite3` `executemany` into
@@ -16,6 +16,11 @@ side runs `--rounds` times per mode, alternating; the best round counts.
 The large database is built once with raw executemany of pre-serialised rows and cached under the
 temp folder (`--cache`); later runs reuse it. It is read once before the latencies are measured,
 so they measure the store with its file in the OS page cache rather than the disk.
+
+Search (`traces search`: `TraceStore.summaries(text=..., limit=20)`, the full-text index over task,
+answer, feedback, message text and tool names) is measured for a tool name one run in 50 called
+(`get_weather`) and for a word in the tool output of one run in 1,000 (`order17`); the RESULT keys
+are `search_ms` and `search_rare_ms`.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from rich.table import Table
 
 from trace2skill.models import Trajectory
 from trace2skill.store import PAGE_SIZE, TraceStore, open_database
-from trace2skill.store.schema import DATA_TABLE, FTS_TABLE, MIGRATIONS, TABLE, TAGS_TABLE
+from trace2skill.store.schema import DATA_TABLE, FTS_COLUMNS, FTS_TABLE, MIGRATIONS, TABLE, TAGS_TABLE
 from trace2skill.store.trajectories import _Batch
 
 SKILLS = ("xlsx", "pdf-tools", "wiki-tables", "code-review", "sql-helper")
@@ -52,6 +57,8 @@ WORDS_TEXT = (
 )
 WORDS = tuple(WORDS_TEXT.split())
 BATCH = 500
+DATA_VERSION = 2
+"""Bumped when `make_trajectory` changes, so a cached large database is built again."""
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 INSERT_ROW = (
@@ -59,7 +66,7 @@ INSERT_ROW = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_DATA = f"INSERT INTO {DATA_TABLE} (seq, data) VALUES (?, ?)"
-INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, task, final_answer, feedback) VALUES (?, ?, ?, ?)"
+INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
 INSERT_TAG = f"INSERT INTO {TAGS_TABLE} (tag, seq) VALUES (?, ?)"
 
 
@@ -68,19 +75,22 @@ def _words(rng: random.Random, n: int) -> str:
 
 
 def make_trajectory(i: int, created_at: datetime | None = None) -> Trajectory:
-    """Trajectory number `i`: 20 messages (text, tool calls, tool results), about 4.7 KB as JSON."""
+    """Trajectory number `i`: 20 messages (text, tool calls, tool results), about 4.7 KB as JSON.
+
+    One run in 50 calls `get_weather` instead of `bash`; each tool output names `order<i mod 1000>`."""
     rng = random.Random(i)
     task = f"Task {i}: {_words(rng, 10)} for customer{rng.randrange(1000)}"
     messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
+    tool = "get_weather" if i % 50 == 0 else "bash"
     for step in range(19):
         if step % 3 == 0:
             content: Any = [
                 {"type": "text", "text": _words(rng, 9)},
-                {"type": "tool_call", "id": f"c{step}", "name": "bash", "arguments": {"command": _words(rng, 6)}},
+                {"type": "tool_call", "id": f"c{step}", "name": tool, "arguments": {"command": _words(rng, 6)}},
             ]
             messages.append({"role": "assistant", "content": content})
         elif step % 3 == 1:
-            output = _words(rng, 20)
+            output = f"order{i % 1000} " + _words(rng, 19)
             result = {
                 "type": "tool_result",
                 "tool_call_id": f"c{step - 1}",
@@ -207,7 +217,7 @@ def single_add_latencies(path: Path, trajectories: list[Trajectory]) -> list[flo
 def build_large(path: Path, n: int, console: Console) -> None:
     """n trajectories, built from 1,000 serialised templates with each row's own id and time spliced in."""
     marker = Path(f"{path}.complete")
-    schema = hashlib.sha256(repr(MIGRATIONS).encode()).hexdigest()[:16]
+    schema = hashlib.sha256(repr((MIGRATIONS, FTS_COLUMNS, DATA_VERSION)).encode()).hexdigest()[:16]
     if path.exists() and marker.exists() and marker.read_text() == f"{n} {schema}":
         return
     marker.unlink(missing_ok=True)
@@ -331,6 +341,13 @@ def main() -> int:
         "filter text (rare word), 100": timed(lambda: store.filter(text="customer17", limit=100), repeats),
         "count outcome=failure": timed(lambda: store.count(outcome="failure"), repeats),
     }
+    search_repeats = 21
+    measures["search tool name (1 run in 50), 20"] = timed(
+        lambda: store.summaries(text="get_weather", limit=20), search_repeats
+    )
+    measures["search tool output (1 run in 1,000), 20"] = timed(
+        lambda: store.summaries(text="order17", limit=20), search_repeats
+    )
     seeds = iter(range(1000))
     measures["sample 1,000 ids"] = timed(lambda: store.sample_ids(1000, seed=next(seeds)), repeats)
     measures["sample 1,000 trajectories"] = timed(lambda: store.sample(1000, seed=next(seeds)), repeats)
@@ -364,11 +381,13 @@ def main() -> int:
     table.add_row("single add p99", "", f"{p99:.2f} ms", "", "")
     for name, times in measures.items():
         target = "≤ 100 ms" if name in ("sample 1,000 trajectories", "sample 1,000 ids") else ""
+        if name.startswith("search"):
+            target = "p50 ≤ 50 ms"
         wall = statistics.median(t[0] for t in times) * 1000
         cpu = statistics.median(t[1] for t in times) * 1000
         worst = max(t[0] for t in times) * 1000
         value = f"{wall:.1f} ms (cpu {cpu:.1f}, max {worst:.1f})"
-        table.add_row(f"{name} of {n_large:,} (median of {repeats})", "", value, "", target)
+        table.add_row(f"{name} of {n_large:,} (median of {len(times)})", "", value, "", target)
     Console(width=160).print(table)
     ms = {name: statistics.median(t[0] for t in times) * 1000 for name, times in measures.items()}
     cpu_ms = {name: statistics.median(t[1] for t in times) * 1000 for name, times in measures.items()}
@@ -386,6 +405,8 @@ def main() -> int:
         f"filter_text_ms={ms['filter text (rare word), 100']:.1f} sample_ids_ms={ms['sample 1,000 ids']:.1f} "
         f"sample_ms={ms['sample 1,000 trajectories']:.1f} sample_cpu_ms={cpu_ms['sample 1,000 trajectories']:.1f} "
         f"sample_balanced_ms={ms['sample 1,000 balanced']:.1f} "
+        f"search_ms={ms['search tool name (1 run in 50), 20']:.1f} "
+        f"search_rare_ms={ms['search tool output (1 run in 1,000), 20']:.1f} "
         f"load={load_before:.1f}/{load_after:.1f}"
     )
     return 0

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from tests.doubles.llmserver import FakeLLMServer, ServerRequest
+from tests.doubles.simulated import server_handler
 
 from trace2skill.demo import SKILL_NAME, DemoFleet, DemoResult, choose_model, load_trajectories, marker_for, run_demo
-from trace2skill.evolve.simulated import server_handler
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer, ServerRequest
 from trace2skill.workspace import Workspace
 
 PROVIDER_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TRACE2SKILL_MODEL", "ANTHROPIC_AUTH_TOKEN")

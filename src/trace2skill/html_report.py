@@ -116,7 +116,7 @@ def _count(value: Any) -> int:
 
 
 def _dropped(dropped: Mapping[str, Any]) -> tuple[str, str]:
-    edit = dropped.get("edit") if isinstance(dropped.get("edit"), dict) else {}
+    edit = dropped["edit"] if isinstance(dropped.get("edit"), dict) else {}
     label = f"{edit.get('id') or '?'} ({edit.get('op') or '?'} {edit.get('file') or '?'})"
     return label, f"{dropped.get('reason') or ''} [{dropped.get('stage') or '?'}]"
 

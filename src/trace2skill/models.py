@@ -652,8 +652,10 @@ class EvolutionConfig(BaseModel):
     @property
     def publish_mode(self) -> PublishMode:
         """`publish`, with a bool set by `model_copy` (which skips validation) read as auto/never."""
-        value: Any = self.publish
-        return {True: "auto", False: "never"}.get(value, value) if isinstance(value, bool) else value
+        value: PublishMode | bool = self.publish
+        if isinstance(value, bool):
+            return "auto" if value else "never"
+        return value
 
 
 class EvolutionReport(BaseModel):
@@ -661,7 +663,7 @@ class EvolutionReport(BaseModel):
 
     run_id: str
     skill: str
-    status: Literal["succeeded", "failed", "no_change", "dry_run", "rejected", "staged"]
+    status: Literal["succeeded", "failed", "interrupted", "no_change", "dry_run", "rejected", "staged"]
     base_version: int | None = None
     new_version: int | None = None
     trajectories: int = 0

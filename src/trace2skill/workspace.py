@@ -16,6 +16,7 @@ from trace2skill.importers.redact import RedactionConfig, redact_trajectory
 from trace2skill.models import Trajectory
 from trace2skill.skills_store import SkillStore
 from trace2skill.store import TraceStore, open_database
+from trace2skill.store.usage import UsageLog
 
 __all__ = ["Workspace"]
 
@@ -28,6 +29,7 @@ class Workspace:
     skills: SkillStore
     read_only: bool = False
     _redaction: RedactionConfig | None = field(default=None, repr=False)
+    _usage: UsageLog | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, home: Home | None = None) -> Workspace:
@@ -37,7 +39,7 @@ class Workspace:
             home.ensure()
         db = open_database(home.db_path, read_only=read_only)
         try:
-            skills = SkillStore(db, home.skills_dir)
+            skills = SkillStore(db, home.skills_dir, export_dirs=home.export_dirs())
         except BaseException:
             db.close()
             raise
@@ -49,6 +51,13 @@ class Workspace:
         if self._redaction is None:
             self._redaction = RedactionConfig.load(self.home.redaction_path)
         return self._redaction
+
+    @property
+    def usage(self) -> UsageLog:
+        """Which skill files were read, in which session, for which run (`trace2skill.store.usage`)."""
+        if self._usage is None:
+            self._usage = UsageLog(self.db)
+        return self._usage
 
     def record(self, trajectory: Trajectory, *, redact: bool = True) -> tuple[str, int]:
         """Store one run with secrets redacted first; returns its id and how many values were redacted.

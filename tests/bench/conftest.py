@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.doubles.llmserver import FakeLLMServer, Reply, ServerRequest
+from tests.doubles.simulated import TOPICS, make_skill, server_handler
 
 from trace2skill.bench.runner import BASE_PROMPT
-from trace2skill.evolve.simulated import TOPICS, make_skill, server_handler
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer, Reply, ServerRequest
 from trace2skill.models import Skill
 from trace2skill.workspace import Workspace
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tests.bench.conftest import SKILL, skill_teaching, write_suite
+from tests.doubles.llmserver import FakeLLMServer
 
 from trace2skill.bench.gate import GateSpec
 from trace2skill.bench.measured import evolve_measured
@@ -17,7 +18,6 @@ from trace2skill.cli import cli
 from trace2skill.errors import InvalidInput
 from trace2skill.home import Home
 from trace2skill.llm import open_llm
-from trace2skill.llm.testserver import FakeLLMServer
 from trace2skill.models import EvolutionConfig
 from trace2skill.workspace import Workspace
 
@@ -57,7 +57,7 @@ async def test_the_candidate_best_on_the_evolve_split_is_gated_and_the_others_st
     learned = [set(ws.traces.get_run(r["run_id"])["config"]["trajectories"]) for r in ws.traces.list_runs(skill=SKILL)]
     assert len(learned) == 2 and learned[0] != learned[1]  # the seeds drew different samples
     ws.close()
-    history = CliRunner().invoke(cli, ["--home", str(home), "skills", "history", SKILL])
+    history = CliRunner().invoke(cli, ["--home", str(home), "skills", "history", SKILL, "--format", "table"])
     assert "toy:evolve" in history.stdout and "(not picked)" in history.stdout
 
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tests.bench.conftest import SKILL, write_suite
+from tests.doubles.llmserver import FakeLLMServer
+from tests.doubles.simulated import TOPICS
 
 from trace2skill.bench.create import CreateSpec, draft_and_roll_out, parse_suite
 from trace2skill.bench.measured import evolve_measured
 from trace2skill.bench.runner import BASE_PROMPT
 from trace2skill.cli import cli
 from trace2skill.errors import InvalidInput, NotFound
-from trace2skill.evolve.simulated import TOPICS
 from trace2skill.home import Home
 from trace2skill.llm import open_llm
-from trace2skill.llm.testserver import FakeLLMServer
 from trace2skill.models import EvolutionConfig
 from trace2skill.workspace import Workspace
 

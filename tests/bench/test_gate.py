@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from tests.bench.conftest import SKILL, skill_teaching, write_suite
+from tests.doubles.llmserver import FakeLLMServer, ServerRequest
+from tests.doubles.simulated import TOPICS
 
 from trace2skill.bench.gate import GateSpec, decide, evolve_gated, parse_gate
 from trace2skill.bench.rollouts import run_arm
@@ -17,10 +19,8 @@ from trace2skill.bench.suites import load_jsonl_suite
 from trace2skill.cli import cli
 from trace2skill.errors import InvalidInput
 from trace2skill.evolve.screening import REVIEW_MODE_REASON
-from trace2skill.evolve.simulated import TOPICS
 from trace2skill.home import Home
 from trace2skill.llm import open_llm
-from trace2skill.llm.testserver import FakeLLMServer, ServerRequest
 from trace2skill.models import EvolutionConfig, EvolutionReport, Skill
 from trace2skill.workspace import Workspace
 
@@ -192,5 +192,5 @@ def test_evolve_gate_from_the_command_line_exits_3_on_a_rejection_and_history_sh
     )
     assert result.exit_code == 3, result.output
     assert "rejected" in result.stdout and "worse than the published version" in result.stdout
-    history = CliRunner().invoke(cli, ["--home", str(home), "skills", "history", SKILL])
+    history = CliRunner().invoke(cli, ["--home", str(home), "skills", "history", SKILL, "--format", "table"])
     assert history.exit_code == 0 and "rejected" in history.stdout and "0/4" in history.stdout

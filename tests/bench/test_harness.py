@@ -7,13 +7,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from tests.bench.conftest import SKILL, write_suite
+from tests.doubles.llmserver import FakeLLMServer
+from tests.doubles.simulated import TOPICS
 
 from trace2skill.bench.harness import _unfinished_evolution
 from trace2skill.bench.runner import BASE_PROMPT
 from trace2skill.cli import cli
-from trace2skill.evolve.simulated import TOPICS
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer
 from trace2skill.models import EvolutionConfig
 from trace2skill.workspace import Workspace
 

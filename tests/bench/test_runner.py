@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from tests.bench.conftest import SKILL, fake_agent, skill_teaching, write_suite
+from tests.doubles.llmserver import FakeLLMServer, Reply, ServerRequest
+from tests.doubles.simulated import make_skill
 
 from trace2skill.bench.rollouts import run_arm
 from trace2skill.bench.runner import Arm, RolloutSettings, extract_answer, rollout, system_prompt
 from trace2skill.bench.suites import Suite, Task, load_jsonl_suite
-from trace2skill.evolve.simulated import make_skill
 from trace2skill.home import Home
 from trace2skill.llm import open_llm
-from trace2skill.llm.testserver import FakeLLMServer, Reply, ServerRequest
 from trace2skill.models import ToolResultPart, Trajectory
 from trace2skill.sandbox import SandboxLimits, available_modes
 from trace2skill.workspace import Workspace

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tests.doubles.llmserver import FakeLLMServer, Fault, ServerRequest
+from tests.doubles.simulated import make_skill, make_trajectories, server_handler
 
 from trace2skill.cli import cli
 from trace2skill.evolve.merge import tree_shape
-from trace2skill.evolve.simulated import make_skill, make_trajectories, server_handler
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer, Fault, ServerRequest
 from trace2skill.workspace import Workspace
 
 N = 50
@@ -182,26 +182,30 @@ def test_a_budget_stops_the_run_which_is_then_listed_as_failed(home: Path, serve
     assert "budget exceeded" in result.stderr and f"evolve sheets --resume {listed_id(home)}" in result.stderr
     (listed,) = json.loads(_invoke(home, "runs", "list", "--json").stdout)
     assert listed["status"] == "failed" and 0.05 <= listed["cost_usd"] < 0.08
-    shown = json.loads(_invoke(home, "runs", "show", listed["run_id"], "--json").stdout)
+    shown = json.loads(_invoke(home, "runs", "show", listed["id"], "--json").stdout)
     assert shown["saved"]["analyses"] > 0 and shown["status"] == "failed"
-    other = _invoke(home, "evolve", "ledger", "--resume", listed["run_id"])
+    other = _invoke(home, "evolve", "ledger", "--resume", listed["id"])
     assert other.exit_code == 1 and "does not evolve 'ledger'" in other.stderr
-    again = _invoke(home, "evolve", "sheets", "--resume", listed["run_id"])  # the run's budget is spent
+    again = _invoke(home, "evolve", "sheets", "--resume", listed["id"])  # the run's budget is spent
     assert again.exit_code == 1 and "budget exceeded" in again.stderr
-    assert json.loads(_invoke(home, "runs", "show", listed["run_id"], "--json").stdout)["saved"] == shown["saved"]
-    resumed = _invoke(home, "evolve", "sheets", "--resume", listed["run_id"], "--budget-usd", "5", "--json")
+    assert json.loads(_invoke(home, "runs", "show", listed["id"], "--json").stdout)["saved"] == shown["saved"]
+    resumed = _invoke(home, "evolve", "sheets", "--resume", listed["id"], "--budget-usd", "5", "--json")
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["status"] == "succeeded"
 
 
+NO_CALLS = "openai:m@http://127.0.0.1:9/v1"
+"""A model that needs no key to open; these commands are refused before any call is made."""
+
+
 def listed_id(home: Path) -> str:
-    return json.loads(_invoke(home, "runs", "list", "--json").stdout)[0]["run_id"]
+    return json.loads(_invoke(home, "runs", "list", "--json").stdout)[0]["id"]
 
 
 def test_bad_options_are_one_line_errors(home: Path) -> None:
-    result = _invoke(home, "evolve", "sheets", "--model", "scripted", "--fan-in", "1")
+    result = _invoke(home, "evolve", "sheets", "--model", NO_CALLS, "--fan-in", "1")
     assert result.exit_code == 1 and result.stderr.startswith("Error: fan_in")
-    missing = _invoke(home, "evolve", "nosuch", "--model", "scripted")
+    missing = _invoke(home, "evolve", "nosuch", "--model", NO_CALLS)
     assert missing.exit_code == 1 and "no skill named 'nosuch'" in missing.stderr
     bad_model = _invoke(home, "evolve", "sheets", "--model", "nonsense")
     assert bad_model.exit_code == 1 and "provider:model" in bad_model.stderr
@@ -233,7 +237,7 @@ def test_every_new_option_is_explained_in_help(home: Path) -> None:
     ],
 )
 def test_bad_values_of_the_new_options_are_one_line_and_record_nothing(home: Path, args: list[str], line: str) -> None:
-    result = _invoke(home, "evolve", "sheets", "--model", "scripted", *args)
+    result = _invoke(home, "evolve", "sheets", "--model", NO_CALLS, *args)
     assert result.exit_code == 1 and result.stderr.startswith(line), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert json.loads(_invoke(home, "runs", "list", "--json").stdout) == []
@@ -284,7 +288,7 @@ def test_publish_review_holds_the_version_and_history_says_so(home: Path, server
     assert result.exit_code == 0, result.output
     assert "**Status:** staged (version 1 → 2)" in result.stdout and "## Held for review" in result.stdout
     assert "held for review: the run asked to stage every version (--publish review)" in result.stdout
-    history = _invoke(home, "skills", "history", "sheets").stdout
+    history = _invoke(home, "skills", "history", "sheets", "--format", "table").stdout
     assert "staged: held for review (1 reason)" in history and "* published: version 1" in history
 
 
@@ -294,7 +298,7 @@ def test_publish_never_records_the_version_without_holding_or_publishing_it(home
         _invoke(home, "evolve", "sheets", "--model", model, "--limit", "10", "--publish", "never", "--json").stdout
     )
     assert (report["status"], report["published"], report["review"]) == ("succeeded", False, [])
-    assert "staged" not in _invoke(home, "skills", "history", "sheets").stdout
+    assert "staged" not in _invoke(home, "skills", "history", "sheets", "--format", "table").stdout
     assert "--publish [auto|review|never]" in _invoke(home, "evolve", "--help").stdout
     bad = _invoke(home, "evolve", "sheets", "--publish", "always")
     assert bad.exit_code == 2 and "Invalid value for '--publish'" in bad.stderr

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.doubles.simulated import make_skill, make_trajectories
 
 from trace2skill.cli import cli
-from trace2skill.evolve.simulated import make_skill, make_trajectories
 from trace2skill.home import Home
 from trace2skill.workspace import Workspace
 
@@ -59,7 +59,7 @@ def test_evolve_against_a_closed_port_stops_in_seconds_with_one_message_and_a_re
     assert seconds < 10
     url = model.split("@", 1)[1]
     (listed,) = json.loads(run(home, "runs", "list", "--json")[0].stdout)
-    resume = f"trace2skill evolve sheets --resume {listed['run_id']}"
+    resume = f"trace2skill evolve sheets --resume {listed['id']}"
     assert last_error(result) == (
         f"Error: cannot reach openai:gpt-test at {url}: connection refused (tried 3 times); check the URL and that the "
         f"server is running (what finished is kept: resume with `{resume}` once it answers; for a wrong URL, fix "

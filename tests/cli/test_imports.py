@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tests.doubles.llmserver import FakeLLMServer, Reply
 
 from trace2skill.cli import cli
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer, Reply
 from trace2skill.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "importers" / "fixtures"
@@ -47,7 +47,7 @@ def test_importing_again_changes_nothing(tmp_path: Path) -> None:
     invoke(home, "import", "auto", str(FIXTURES / "anthropic_exchange.json"))
     again = invoke(home, "import", "anthropic-messages", str(FIXTURES / "anthropic_exchange.json"), "--json")
     summary = json.loads(again.output)
-    assert summary["stored"] == {"added": 0, "replaced": 0, "unchanged": 1}
+    assert summary["stored"] == {"added": 0, "replaced": 0, "unchanged": 1, "relabelled": 0}
     assert again.exit_code == 0
 
 
@@ -111,7 +111,7 @@ def test_an_unknown_format_or_a_bad_option_is_one_clear_error(tmp_path: Path) ->
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: unknown format 'langsmith'; choose auto or one of: "
-        "claude-code, openai-chat, openai-responses, anthropic-messages, otel, atif"
+        "claude-code, openai-chat, openai-responses, anthropic-messages, otel, atif, trace2skill"
     )
     bad_skill = invoke(tmp_path / "home", "import", "auto", str(FIXTURES), "--skill", "Not A Skill")
     assert bad_skill.exit_code == 1 and "not a valid Agent Skills name" in bad_skill.stderr

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tests.doubles.llmserver import FakeLLMServer
+from tests.doubles.redteam import INJECTIONS, LESSON_TITLE, make_injected_trajectories, obedient_handler
+from tests.doubles.simulated import make_skill
 
 from trace2skill.cli import cli
-from trace2skill.evolve.redteam import INJECTIONS, LESSON_TITLE, make_injected_trajectories, obedient_handler
-from trace2skill.evolve.simulated import make_skill
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer
 from trace2skill.workspace import Workspace
 
 N = 24
@@ -91,7 +91,7 @@ def test_no_file_of_the_held_version_is_executable(evolved: tuple[Path, dict[str
 
 def test_history_and_review_show_what_waits_and_why(evolved: tuple[Path, dict[str, Any]]) -> None:
     home, report = evolved
-    history = _invoke(home, "skills", "history", "sheets")
+    history = _invoke(home, "skills", "history", "sheets", "--format", "table")
     assert f"staged: held for review ({len(report['review'])} reasons)" in history.stdout
     assert "held for review: version 2 (`trace2skill skills review sheets`)" in history.stdout
     review = _invoke(home, "skills", "review", "sheets")
@@ -118,6 +118,6 @@ def test_only_a_person_publishes_it_the_reasons_are_printed_and_nothing_on_disk_
     folder = home / "skills" / "sheets"
     assert "x.y" in (folder / "SKILL.md").read_text()
     assert not any(os.access(p, os.X_OK) for p in folder.rglob("*") if p.is_file())
-    history = _invoke(home, "skills", "history", "sheets").stdout
+    history = _invoke(home, "skills", "history", "sheets", "--format", "table").stdout
     assert f"approved: published by a person over {len(reasons)} reasons" in history
     assert "Nothing of sheets is held for review" in _invoke(home, "skills", "review", "sheets").stdout

@@ -68,7 +68,7 @@ def test_import_change_diff_rollback_each_show_in_history(home: Path, skill_dir:
     assert (home / "skills" / "pdf" / "SKILL.md").read_text() == SKILL_MD
     assert os.access(home / "skills" / "pdf" / "scripts" / "fill.py", os.X_OK)
 
-    table = ok(home, "skills", "history", "pdf").stdout
+    table = ok(home, "skills", "history", "pdf", "--format", "table").stdout
     assert "rollback" in table and "check field names" in table and "* published: version 3" in table
     assert ok(home, "skills", "diff", "pdf", "1", "3").stdout == ""
 

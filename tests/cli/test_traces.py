@@ -153,9 +153,11 @@ def test_list_filters_and_pages_newest_first(home: Path) -> None:
         "tags": ["spreadsheet", "urgent"],
         "task": EXAMPLE["task"],
     }
-    table = ok(home, "traces", "list").stdout
-    assert all(i[:12] in table for i in (first, second, third)) and "1-3 of 3" in table  # ids may be cut at 80 columns
-    assert "No trajectories match." in ok(home, "traces", "list", "--skill", "nobody").stdout
+    table = ok(home, "traces", "list", "--format", "table").stdout
+    assert all(i in table for i in (first, second, third)) and "1-3 of 3" in table  # whole ids, even at 80 columns
+    assert "No trajectories match." in ok(home, "traces", "list", "--skill", "nobody", "--format", "table").stdout
+    piped = ok(home, "traces", "list").stdout.splitlines()  # not a terminal: tsv, every id whole
+    assert [line.split("\t")[0] for line in piped] == ["id", third, second, first]
     assert fails(home, "traces", "list", "--since", "someday").startswith("Error: cannot read 'someday' as a time")
 
 
@@ -182,14 +184,15 @@ def test_label_changes_the_outcome(home: Path) -> None:
     assert fails(home, "traces", "label", "t_missing", "success") == "Error: no trajectory with id 't_missing'"
 
 
-def test_delete_asks_first_unless_told_yes(home: Path) -> None:
+def test_delete_asks_first_unless_told_yes(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keep, gone = record(home), record(home)
+    monkeypatch.setattr(traces_cli, "stdin_is_terminal", lambda: True)
     refused = run(home, "traces", "delete", gone, stdin="n\n")
-    assert refused.exit_code == 1 and "Aborted" in refused.stderr
+    assert refused.exit_code == 1 and "Aborted" in refused.stderr and gone in refused.stderr
     assert sorted(stored(home)) == sorted([keep, gone])
-    assert ok(home, "traces", "delete", gone, stdin="y\n").stdout.endswith(f"Deleted {gone}.\n")
+    assert ok(home, "traces", "delete", gone, stdin="y\n").stdout == "Deleted 1 trajectory.\n"
     assert stored(home) == [keep]
-    assert as_json(home, "traces", "delete", keep, "--yes") == {"id": keep, "deleted": True}
+    assert as_json(home, "traces", "delete", keep, "--yes") == {"deleted": 1, "dry_run": False}
     assert stored(home) == []
     assert fails(home, "traces", "delete", keep, "--yes") == f"Error: no trajectory with id {keep!r}"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.doubles.scripted import ScriptedProvider
 
-from trace2skill.llm import LLM, ChatRequest, RetryPolicy, ScriptedProvider
+from trace2skill.llm import LLM, ChatRequest, RetryPolicy
 from trace2skill.models import Skill, SkillFile
 
 SKILL_MD = """\

@@ -4,11 +4,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.doubles.scripted import ScriptedProvider
+from tests.doubles.simulated import chat_handler, make_skill, make_trajectories
 
 from trace2skill.evolve.analysts import ERROR_TOOLS, analyse
 from trace2skill.evolve.context import RunContext
-from trace2skill.evolve.simulated import chat_handler, make_skill, make_trajectories
-from trace2skill.llm import LLM, ChatRequest, ChatResponse, ScriptedProvider, ToolCall
+from trace2skill.llm import LLM, ChatRequest, ChatResponse, ToolCall
 from trace2skill.models import EvolutionConfig, Trajectory
 
 LESSON = {"title": "Check the sum", "description": "for totals", "content": "Add the rows yourself."}

@@ -6,13 +6,14 @@ import re
 from typing import Any
 
 import pytest
+from tests.doubles.llmserver import FakeLLMServer, Reply, ServerRequest
+from tests.doubles.scripted import ScriptedProvider
+from tests.doubles.simulated import chat_handler, make_skill, server_handler
 
 from trace2skill.errors import ProviderError
 from trace2skill.evolve.context import RunContext
 from trace2skill.evolve.merge import merge_tree, tree_shape
-from trace2skill.evolve.simulated import chat_handler, make_skill, server_handler
-from trace2skill.llm import LLM, ChatRequest, RetryPolicy, ScriptedProvider, open_llm
-from trace2skill.llm.testserver import FakeLLMServer, Reply, ServerRequest
+from trace2skill.llm import LLM, ChatRequest, RetryPolicy, open_llm
 from trace2skill.models import Edit, EvolutionConfig, Patch
 
 

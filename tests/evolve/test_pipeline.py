@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.doubles.scripted import ScriptedProvider
+from tests.doubles.simulated import chat_handler, make_skill, make_trajectories
 
 from trace2skill.errors import BudgetExceeded
 from trace2skill.evolve import estimate, evolve_async
 from trace2skill.evolve.analysts import analysis_kind
 from trace2skill.evolve.merge import tree_shape
-from trace2skill.evolve.simulated import chat_handler, make_skill, make_trajectories
 from trace2skill.home import Home
-from trace2skill.llm import LLM, Budget, ChatRequest, ScriptedProvider
+from trace2skill.llm import LLM, Budget, ChatRequest
 from trace2skill.models import EvolutionConfig, Trajectory
 from trace2skill.workspace import Workspace
 
@@ -33,6 +34,10 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
 def _llm(ws: Workspace, handler: Any = chat_handler, **options: Any) -> tuple[LLM, ScriptedProvider]:
     provider = ScriptedProvider(handler)
     return LLM(provider, call_log=ws.traces.log_calls, **options), provider
+
+
+FREE = "local:qwen2.5-coder-1.5b"
+"""A model a dry run prices at $0 (the estimate only reads the model string: nothing is opened)."""
 
 
 def _config(**kw: Any) -> EvolutionConfig:
@@ -210,7 +215,7 @@ async def test_the_batched_sequential_baseline_merges_each_batch(ws: Workspace) 
 
 
 def test_the_dry_run_counts_calls_rounds_and_cost_before_spending(ws: Workspace) -> None:
-    est = estimate(_config(), workspace=ws)
+    est = estimate(_config(model=FREE), workspace=ws)
     failures = sum(1 for t in ws.traces.filter(skill="sheets", limit=None) if t.outcome.status == "failure")
     assert est.trajectories == N and est.failures == failures and est.agentic == failures
     groups = sum(len(level) for level in tree_shape(N, 5))
@@ -226,6 +231,6 @@ def test_the_dry_run_counts_only_the_runs_the_real_run_would_learn_from(ws: Work
     base = ws.skills.load("sheets")
     ws.skills.commit(base.with_files({"references/more.md": b"# More\n"}), parent=1, author="human", changelog=["+"])
     ws.traces.add_many(t.model_copy(update={"skill_version": 2}) for t in make_trajectories(5, seed=77))
-    est = estimate(_config(), workspace=ws)  # the base is version 2 now: only its 5 runs are used
+    est = estimate(_config(model=FREE), workspace=ws)  # the base is version 2 now: only its 5 runs are used
     assert est.trajectories == 5 and any("left out 12 runs not made with the base version v2" in n for n in est.notes)
-    assert estimate(_config(any_version=True), workspace=ws).trajectories == N + 5
+    assert estimate(_config(model=FREE, any_version=True), workspace=ws).trajectories == N + 5

@@ -4,13 +4,14 @@ import json
 from typing import Any
 
 import pytest
+from tests.doubles.scripted import ScriptedProvider
+from tests.doubles.simulated import make_skill, make_trajectories
 
 from trace2skill.errors import OutputCutOff
 from trace2skill.evolve.context import RunContext
 from trace2skill.evolve.propose import propose
 from trace2skill.evolve.schemas import Analysis, Lesson
-from trace2skill.evolve.simulated import make_skill, make_trajectories
-from trace2skill.llm import LLM, ChatResponse, ScriptedProvider
+from trace2skill.llm import LLM, ChatResponse
 from trace2skill.models import EvolutionConfig
 
 TIP = {"file": "SKILL.md", "op": "append_to_section", "target_section": "## Tips"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.doubles.simulated import make_skill
+
 from trace2skill.evolve.guardrails import check_patch
 from trace2skill.evolve.retarget import retarget_missing
-from trace2skill.evolve.simulated import make_skill
 from trace2skill.models import Edit, Patch
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from tests.doubles.llmserver import FakeLLMServer, Fault, Reply, ServerRequest
+from tests.doubles.simulated import make_skill, make_trajectories, server_handler
 
 from trace2skill.errors import ProviderError
 from trace2skill.evolve import estimate, evolve_async
@@ -26,11 +28,9 @@ from trace2skill.evolve.context import RunContext
 from trace2skill.evolve.estimate import EXPECTED_JUDGE_CALLS, EXPECTED_TURNS
 from trace2skill.evolve.evaluation import JUDGE_PURPOSE
 from trace2skill.evolve.schemas import Analysis
-from trace2skill.evolve.simulated import make_skill, make_trajectories, server_handler
 from trace2skill.evolve.workfolder import open_work_folder
 from trace2skill.home import Home
 from trace2skill.llm import RetryPolicy, open_llm
-from trace2skill.llm.testserver import FakeLLMServer, Fault, Reply, ServerRequest
 from trace2skill.models import Artifact, EvolutionConfig, Trajectory
 from trace2skill.sandbox import available_modes
 from trace2skill.workspace import Workspace
@@ -416,10 +416,10 @@ async def test_a_failure_with_a_reference_but_no_scorer_is_judged_against_the_re
 def test_the_dry_run_counts_the_judges_calls_and_the_single_analyst_counts_one_call(ws: Workspace) -> None:
     runs = [t.model_copy(update={"reference": None, "metadata": {}}) for t in make_trajectories(4, failure_share=1.0)]
     ws.traces.add_many(runs)
-    agentic = estimate(EvolutionConfig(skill="sheets", model="scripted"), workspace=ws)
+    agentic = estimate(EvolutionConfig(skill="sheets", model="local:qwen2.5-coder-1.5b"), workspace=ws)
     assert agentic.agentic == agentic.judged == len(runs)
     assert agentic.calls["analyse"] == (EXPECTED_TURNS + EXPECTED_JUDGE_CALLS) * len(runs)
     assert "checked by the LLM judge" in agentic.render()
-    single = estimate(EvolutionConfig(skill="sheets", model="scripted", analyst="single"), workspace=ws)
+    single = estimate(EvolutionConfig(skill="sheets", model="local:qwen2.5-coder-1.5b", analyst="single"), workspace=ws)
     assert single.agentic == single.judged == 0 and single.calls["analyse"] == len(runs)
     assert single.input_tokens < agentic.input_tokens

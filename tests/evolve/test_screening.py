@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.doubles.llmserver import FakeLLMServer, ServerRequest
+from tests.doubles.redteam import LESSON_TITLE, make_injected_trajectories, obedient_handler
+from tests.doubles.simulated import make_skill, make_trajectories, server_handler
 
 from trace2skill.errors import NotFound
 from trace2skill.evolve import evolve_async
-from trace2skill.evolve.redteam import LESSON_TITLE, make_injected_trajectories, obedient_handler
 from trace2skill.evolve.screening import REVIEW_MODE_REASON
-from trace2skill.evolve.simulated import make_skill, make_trajectories, server_handler
 from trace2skill.home import Home
 from trace2skill.llm.eventloop import run
-from trace2skill.llm.testserver import FakeLLMServer, ServerRequest
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.workspace import Workspace
 

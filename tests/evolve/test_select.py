@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.doubles.simulated import make_trajectories
 
 from trace2skill.errors import InvalidInput
 from trace2skill.evolve.select import outcome_statuses, select_trajectories, version_scope
-from trace2skill.evolve.simulated import make_trajectories
 from trace2skill.models import EvolutionConfig, Trajectory
 from trace2skill.store import TraceStore, open_database
 

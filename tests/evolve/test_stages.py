@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.doubles.llmserver import FakeLLMServer, ServerRequest
+from tests.doubles.scripted import ScriptedProvider
+from tests.doubles.simulated import make_skill, make_trajectories, server_handler
 
 from trace2skill.evolve import evolve_async
 from trace2skill.evolve.context import RunContext
-from trace2skill.evolve.simulated import make_skill, make_trajectories, server_handler
 from trace2skill.evolve.stages import OutputBudgets, StageLLM
 from trace2skill.home import Home
-from trace2skill.llm import LLM, ChatMessage, ChatRequest, ScriptedProvider
-from trace2skill.llm.testserver import FakeLLMServer, ServerRequest
+from trace2skill.llm import LLM, ChatMessage, ChatRequest
 from trace2skill.models import EvolutionConfig
 from trace2skill.workspace import Workspace
 

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.doubles.llmserver import FakeLLMServer, ServerRequest
+from tests.doubles.redteam import INJECTIONS, make_injected_trajectories
+from tests.doubles.simulated import make_skill, server_handler
 
 from trace2skill.evolve import evolve_async
 from trace2skill.evolve.draft import draft_message
 from trace2skill.evolve.evaluation import judge_reference
-from trace2skill.evolve.redteam import INJECTIONS, make_injected_trajectories
-from trace2skill.evolve.simulated import make_skill, server_handler
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer, ServerRequest
 from trace2skill.models import EvolutionConfig, Trajectory
 from trace2skill.untrusted import RUN_DATA_RULE, quote_run_data
 from trace2skill.workspace import Workspace

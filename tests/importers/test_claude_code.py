@@ -35,6 +35,105 @@ def roles(t: Any) -> Counter[str]:
     return Counter(m.role for m in t.messages)
 
 
+CLAUDE = "claude_code"
+
+
+def test_every_fixture_main_session_matches_what_the_transcript_holds(samples: Path, imported: Any, ids: Any) -> None:
+    for name in ("session_clamp.jsonl", "old_layout/8e2d4c6a-0b1f-4a3e-9d5c-7f6e5d4c3b2a.jsonl"):
+        path = samples / CLAUDE / name
+        expected = scan(path)
+        (t,) = imported(path, "claude-code")
+        assert roles(t)["assistant"] == expected["assistant"], name
+        assert roles(t)["user"] == expected["users"], name
+        call_ids, result_ids = ids(t)
+        assert call_ids == expected["calls"], name
+        assert len(t.tool_results) == expected["results"], name
+        assert call_ids == result_ids, f"{name}: every tool call is paired with its result"
+        assert sum(r.is_error for r in t.tool_results) == expected["errors"], name
+        assert t.metadata["source_format"] == "claude-code" and t.metadata["session_id"] in t.id
+
+
+def test_a_failed_bash_command_in_a_fixture_stays_an_error_result(samples: Path, imported: Any) -> None:
+    (t,) = imported(samples / CLAUDE / "session_clamp.jsonl")
+    failed = next(r for r in t.tool_results if r.tool_call_id == "toolu_c03")
+    assert failed.is_error and failed.output.startswith("Exit code 1")
+    assert t.task.startswith("Add a function called clamp(x, lo, hi)")
+    assert t.final_answer and ".gitignore" in t.final_answer
+    assert t.metadata["skipped_records"]["meta"] == 2  # the two Stop-hook feedback lines
+    assert "Stop hook feedback" not in "\n".join(m.text for m in t.messages)
+
+
+def test_a_rejected_tool_use_and_the_interrupt_in_a_fixture_are_kept(samples: Path, imported: Any) -> None:
+    (t,) = imported(samples / CLAUDE / "session_clamp.jsonl")
+    (rejected,) = [r for r in t.tool_results if "doesn't want to proceed" in r.output]
+    assert rejected.is_error and rejected.tool_call_id == "toolu_c05"
+    texts = [m.text for m in t.messages if m.role == "user"]
+    assert texts[1] == "[Request interrupted by user for tool use]"
+    assert texts[2].startswith("Leave setup.py alone")
+    thoughts = [p.text for m in t.messages for p in m.content if isinstance(p, ReasoningPart)]
+    assert len(thoughts) == 2 and thoughts[1].startswith("The package is not installed")
+    assert t.metadata["subagents"] == ["b71c0d2", "c93e4f1"]  # the two Task runs
+    # the snapshot before the first message is bookkeeping; the two during the session are counted
+    assert t.metadata["skipped_records"]["file-history-snapshot"] == 2
+
+
+def test_tool_use_counts_of_a_fixture_session_match_its_lines(samples: Path, imported: Any) -> None:
+    (t,) = imported(samples / CLAUDE / "session_clamp.jsonl")
+    names = Counter(c.name for c in t.tool_calls)
+    assert names == {"Bash": 4, "Edit": 2, "Task": 2, "Write": 1}
+    assert [r.tool_call_id for r in t.tool_results if r.is_error] == ["toolu_c03", "toolu_c05"]
+
+
+def test_old_layout_sidechain_fixtures_are_their_own_linked_trajectories(samples: Path, imported: Any) -> None:
+    folder = samples / CLAUDE / "old_layout"
+    main = "8e2d4c6a-0b1f-4a3e-9d5c-7f6e5d4c3b2a"
+    for name in ("agent-1a2b3c4d.jsonl", "agent-5e6f7a8b.jsonl"):
+        (t,) = imported(folder / name)
+        assert t.task == "Warmup"
+        assert [m.role for m in t.messages] == ["user", "assistant"]
+        assert t.metadata["subagent"] is True
+        assert t.metadata["parent_session_id"] == main
+        assert t.metadata["agent_id"] == name.removeprefix("agent-").removesuffix(".jsonl")
+        assert t.id != f"claude-code:{main}"
+    (bedrock,) = imported(folder / "agent-5e6f7a8b.jsonl")
+    assert "haiku" in bedrock.metadata["model"]
+    whole = imported(folder)  # the folder: the main session and both sidechains, each its own run
+    assert sorted(t.metadata.get("agent_id", "main") for t in whole) == ["1a2b3c4d", "5e6f7a8b", "main"]
+
+
+def test_a_new_layout_fixture_subagent_merges_parallel_calls_and_skips_progress(
+    samples: Path, imported: Any, ids: Any
+) -> None:
+    (t,) = imported(samples / CLAUDE / "subagents" / "6c5b4a39_agent-ab12cd3.jsonl")
+    names = Counter(c.name for c in t.tool_calls)
+    assert names == {"WebSearch": 3, "WebFetch": 2}
+    call_ids, result_ids = ids(t)
+    assert call_ids == result_ids
+    # three parallel calls written one per line (one after a sibling's result) form one message
+    assert [m.role for m in t.messages] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert [p.type for p in t.messages[1].content] == ["text", "tool_call", "tool_call", "tool_call"]
+    assert t.metadata["skipped_records"] == {"progress": 5}
+    assert t.metadata["subagent"] is True and t.metadata["agent_id"] == "ab12cd3"
+
+
+def test_a_compaction_sidechain_fixture_imports_its_summary(samples: Path, imported: Any) -> None:
+    (t,) = imported(samples / CLAUDE / "subagents" / "6c5b4a39_agent-acompact-5f0e1d.jsonl")
+    assert [m.role for m in t.messages] == ["user", "assistant"]
+    assert t.task.startswith("Your task is to create a detailed summary")
+    assert t.final_answer and t.final_answer.startswith("<summary>")
+    assert t.metadata["skipped_records"]["meta"] == 2
+
+
+def test_a_stream_json_fixture_imports_with_the_task_marked_missing(samples: Path, imported: Any, ids: Any) -> None:
+    (t,) = imported(samples / CLAUDE / "action_ci-runner.sdk.json")
+    call_ids, result_ids = ids(t)
+    assert call_ids == result_ids == {"call_sdk_1", "call_sdk_2", "call_sdk_3"}
+    assert t.metadata["task_missing"] is True
+    assert t.task.startswith("[no user request recorded in this claude-code log]")
+    assert t.final_answer == "Updated the CI runner to ubuntu-24.04 and commented on #42."
+    assert t.metadata["result"]["total_cost_usd"] == 0.0123
+
+
 def test_every_real_main_session_matches_what_the_transcript_holds(traces: Path, imported: Any, ids: Any) -> None:
     for name in (
         "drmaciver_coverage-test-fix.jsonl",

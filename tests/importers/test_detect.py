@@ -25,19 +25,37 @@ UNSUPPORTED = {
 }
 
 
-def trace_files(traces: Path) -> list[Path]:
-    return sorted(p for p in traces.rglob("*") if p.suffix in (".json", ".jsonl", ".traj"))
+SAMPLES = Path(__file__).parent / "samples"
+SHARED_TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "traces"
+
+# (folder, number of trace files, number of records they import): the in-repo samples always, and the
+# extended corpus in ../shared/data/traces when it is there
+CORPORA = [pytest.param(SAMPLES, 27, 24, id="samples")]
+if SHARED_TRACES.is_dir():
+    CORPORA.append(pytest.param(SHARED_TRACES, 42, 230, id="shared-corpus"))
 
 
-def test_every_real_file_is_detected_as_its_format_or_named_as_unsupported(traces: Path) -> None:
-    files = trace_files(traces)
-    assert len(files) == 42
+def trace_files(folder: Path) -> list[Path]:
+    """Trace files in the format folders (the first folder names the format)."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix in (".json", ".jsonl", ".traj") and len(p.relative_to(folder).parts) > 1
+    )
+
+
+@pytest.mark.parametrize(("folder", "files_expected", "records_expected"), CORPORA)
+def test_every_corpus_file_is_detected_as_its_format_or_named_as_unsupported(
+    folder: Path, files_expected: int, records_expected: int
+) -> None:
+    files = trace_files(folder)
+    assert len(files) == files_expected
     for path in files:
-        folder = path.relative_to(traces).parts[0]
-        if folder in EXPECTED:
-            assert detect_format(path) == EXPECTED[folder], path
-        elif folder in UNSUPPORTED:
-            with pytest.raises(UnsupportedFormat, match=f"unsupported format \\({UNSUPPORTED[folder]}"):
+        kind = path.relative_to(folder).parts[0]
+        if kind in EXPECTED:
+            assert detect_format(path) == EXPECTED[kind], path
+        elif kind in UNSUPPORTED:
+            with pytest.raises(UnsupportedFormat, match=f"unsupported format \\({UNSUPPORTED[kind]}"):
                 detect_format(path)
         elif path.name.endswith(".sample.jsonl"):
             with pytest.raises(UnsupportedFormat, match="log events"):
@@ -46,16 +64,19 @@ def test_every_real_file_is_detected_as_its_format_or_named_as_unsupported(trace
             assert detect_format(path) == "otel", path
 
 
-def test_every_real_file_of_a_supported_format_imports_without_error(traces: Path, load: Any) -> None:
+@pytest.mark.parametrize(("folder", "files_expected", "records_expected"), CORPORA)
+def test_every_corpus_file_of_a_supported_format_imports_without_error(
+    folder: Path, files_expected: int, records_expected: int, load: Any
+) -> None:
     imported = 0
-    for path in trace_files(traces):
+    for path in trace_files(folder):
         items = load(path)
         if any(i.unsupported for i in items):
-            assert path.relative_to(traces).parts[0] in {*UNSUPPORTED, "otel_genai"}, path
+            assert path.relative_to(folder).parts[0] in {*UNSUPPORTED, "otel_genai"}, path
             continue
         assert items and all(i.error is None for i in items), [(i.source, i.error) for i in items if i.error]
         imported += len(items)
-    assert imported == 230
+    assert imported == records_expected
 
 
 def test_unknown_shapes_and_non_json_are_unsupported_with_a_reason(tmp_path: Path) -> None:

@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.doubles.llmserver import FakeLLMServer, Fault, Reply
 
 from trace2skill.importers.judge import judge_many, judge_trajectory, render_for_judge
 from trace2skill.llm import open_llm
-from trace2skill.llm.testserver import FakeLLMServer, Fault, Reply
 from trace2skill.models import Trajectory
 
 

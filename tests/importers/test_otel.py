@@ -4,6 +4,42 @@ from pathlib import Path
 from typing import Any
 
 
+def test_an_any_agent_fixture_becomes_one_conversation_with_paired_tools(
+    samples: Path, imported: Any, ids: Any
+) -> None:
+    (t,) = imported(samples / "otel_genai" / "any-agent_exchange-rate_trace.json")
+    assert t.task.startswith("Look up today's EUR to USD exchange rate")
+    assert [m.role for m in t.messages] == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert [c.name for c in t.tool_calls] == ["get_exchange_rate", "write_file"]
+    assert t.tool_calls[1].arguments == {"path": "rate.txt", "text": "1.0842"}
+    call_ids, result_ids = ids(t)
+    assert call_ids == result_ids
+    assert "1.0842" in t.tool_results[0].output
+    assert t.metadata["agent"] == "any_agent" and t.metadata["model"] == "openai/gpt-4.1-mini"
+    assert t.metadata["spans"] == 6 and t.metadata["usage"] == {"input_tokens": 690, "output_tokens": 78}
+    assert t.final_answer and "rate.txt" in t.final_answer
+
+
+def test_one_fixture_span_in_both_conventions_gives_the_same_conversation(samples: Path, imported: Any) -> None:
+    (genai,) = imported(samples / "otel_genai" / "otel_genai_wind_client_span.json")
+    (oi,) = imported(samples / "otel_genai" / "openinference_wind_client_span.json")
+    assert genai.messages == oi.messages
+    assert [m.role for m in oi.messages] == ["user", "assistant", "tool", "assistant"]
+    assert oi.tool_results[0].output == "gusts of 14 m/s from the north"
+    assert oi.tool_results[0].tool_call_id == "call_oslo_1"
+    assert oi.metadata["source_format"] == "openinference" and genai.metadata["source_format"] == "otel-genai"
+    assert oi.metadata["usage"] == genai.metadata["usage"] == {"input_tokens": 64, "output_tokens": 21}
+
+
+def test_a_lone_fixture_tool_span_imports_with_its_call_reconstructed(samples: Path, imported: Any) -> None:
+    (t,) = imported(samples / "otel_genai" / "otel_genai_wind_tool_span.json")
+    (call,) = t.tool_calls
+    (result,) = t.tool_results
+    assert call.id == result.tool_call_id == "call_oslo_2" and call.name == "get_wind"
+    assert call.arguments == {"city": "Bergen"} and "calm" in result.output
+    assert t.metadata["task_missing"] is True
+
+
 def test_any_agent_traces_become_one_conversation_with_paired_tools(traces: Path, imported: Any, ids: Any) -> None:
     for name in ("any-agent_OPENAI_trace.json", "any-agent_LANGCHAIN_trace.json"):
         (t,) = imported(traces / "otel_genai" / name)

@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.doubles.llmserver import FakeLLMServer
 
 from trace2skill.llm import LLM, Price, PriceTable, RetryPolicy
 from trace2skill.llm.anthropic_provider import AnthropicProvider
 from trace2skill.llm.openai_provider import OpenAIProvider
 from trace2skill.llm.provider import Provider
-from trace2skill.llm.testserver import FakeLLMServer
 
 PRICES = PriceTable(
     {

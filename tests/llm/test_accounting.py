@@ -8,10 +8,11 @@ from typing import Any
 
 import anyio
 import pytest
+from tests.doubles.llmserver import Fault
+from tests.doubles.scripted import ScriptedProvider
 
 from trace2skill.errors import BudgetExceeded
-from trace2skill.llm import CALL_LOG_KEYS, LLM, Budget, ChatMessage, ChatRequest, ResponseCache, ScriptedProvider
-from trace2skill.llm.testserver import Fault
+from trace2skill.llm import CALL_LOG_KEYS, LLM, Budget, ChatMessage, ChatRequest, ResponseCache
 from trace2skill.store import TraceStore, open_database
 
 pytestmark = pytest.mark.anyio

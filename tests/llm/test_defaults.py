@@ -32,9 +32,9 @@ def test_no_model_message_names_every_way_to_configure_one():
 def test_evolve_command_uses_a_provider_key_when_no_model_is_named(tmp_path, monkeypatch):
     """With only a key set, evolve uses that provider's default model; with none, the error names every option."""
     from click.testing import CliRunner
+    from tests.doubles.simulated import make_skill, make_trajectories
 
     from trace2skill.cli import cli
-    from trace2skill.evolve.simulated import make_skill, make_trajectories
     from trace2skill.home import Home
     from trace2skill.workspace import Workspace
 

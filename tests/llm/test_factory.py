@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from tests.doubles.llmserver import serve
+from tests.doubles.scripted import ScriptedProvider
 
 from trace2skill.errors import InvalidInput, ProviderError
 from trace2skill.llm import (
@@ -17,14 +19,12 @@ from trace2skill.llm import (
     Price,
     PriceTable,
     SamplingProvider,
-    ScriptedProvider,
     Usage,
     open_llm,
     parse_model,
 )
 from trace2skill.llm.anthropic_provider import AnthropicProvider
 from trace2skill.llm.openai_provider import OpenAIProvider
-from trace2skill.llm.testserver import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,6 @@ HELLO = ChatRequest(messages=[ChatMessage(role="user", content="hello")], purpos
         ("anthropic:claude-x@http://127.0.0.1:9", ModelSpec("anthropic", "claude-x", "http://127.0.0.1:9")),
         ("local:qwen2.5-coder-1.5b", ModelSpec("local", "qwen2.5-coder-1.5b")),
         ("local:/models/m.gguf", ModelSpec("local", "/models/m.gguf")),
-        ("scripted", ModelSpec("scripted", "scripted")),
         ("sampling", ModelSpec("sampling", "sampling")),
     ],
 )
@@ -118,9 +117,12 @@ async def test_scripted_exceptions_are_raised_and_an_empty_script_says_so():
         await llm.chat(HELLO)
 
 
-async def test_open_llm_scripted_takes_its_script():
-    llm = open_llm("scripted", scripted=lambda req: {"ok": True})
-    assert (await llm.chat(HELLO)).text == '{"ok": true}'
+def test_no_model_string_opens_the_tests_scripted_double():
+    with pytest.raises(InvalidInput, match="is not of the form provider:model") as caught:
+        open_llm("scripted")
+    assert "scripted" not in str(caught.value).partition("; e.g.")[2]  # nor is it suggested
+    with pytest.raises(InvalidInput):
+        parse_model("scripted:anything")
 
 
 async def test_sampling_provider_passes_the_request_to_the_callable_with_the_schema_spelled_out():

@@ -16,13 +16,13 @@ from typing import Any
 
 import anyio
 import pytest
+from tests.doubles.llmserver import FakeLLMServer
 
 from trace2skill.errors import ProviderError, ProviderUnreachable
 from trace2skill.llm import LLM, ChatMessage, ChatRequest, RetryPolicy
 from trace2skill.llm.anthropic_provider import AnthropicProvider
 from trace2skill.llm.openai_provider import OpenAIProvider
 from trace2skill.llm.provider import Provider
-from trace2skill.llm.testserver import FakeLLMServer
 
 from .conftest import PRICES
 
@@ -148,7 +148,7 @@ async def test_an_endpoint_that_answered_and_went_away_gets_the_ordinary_retries
 async def test_a_server_error_is_still_retried_as_before_and_is_not_unreachable(
     server: FakeLLMServer, make_llm, protocol
 ) -> None:
-    from trace2skill.llm.testserver import Fault
+    from tests.doubles.llmserver import Fault
 
     server.script(*[Fault.error(503)] * 4)
     llm = make_llm(protocol)

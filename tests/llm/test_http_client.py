@@ -17,11 +17,11 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
+from tests.doubles.llmserver import FakeLLMServer
 
 from trace2skill.errors import InvalidInput
 from trace2skill.llm import LLM, ChatMessage, ChatRequest, open_llm
 from trace2skill.llm.provider import HTTP_CLIENT_ENV
-from trace2skill.llm.testserver import FakeLLMServer
 
 from .conftest import FAST_RETRY, PRICES, make_provider
 

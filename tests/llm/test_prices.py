@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.doubles.llmserver import FakeLLMServer
+from tests.doubles.simulated import make_skill, make_trajectories, server_handler
 
 from trace2skill.cli import cli
 from trace2skill.errors import InvalidInput
-from trace2skill.evolve.simulated import make_skill, make_trajectories, server_handler
 from trace2skill.home import Home
 from trace2skill.llm import Budget, PriceTable, Usage, open_llm
-from trace2skill.llm.testserver import FakeLLMServer
 from trace2skill.workspace import Workspace
 
 
@@ -64,7 +64,9 @@ def test_a_dollar_budget_on_an_unpriced_model_is_refused_before_any_call(tmp_pat
     )
     priced = open_llm("openai:qwen@http://127.0.0.1:9/v1", budget=Budget(usd=1), home=home, price=(0.1, 0.2))
     assert priced.price_note() == "$0.1 in / $0.2 out per million tokens (--price)"
-    assert open_llm("scripted", budget=Budget(usd=1), home=home).price_note() == "free (no price needed)"
+    local = tmp_path / "tiny.gguf"
+    local.write_bytes(b"GGUF")
+    assert open_llm(f"local:{local}", budget=Budget(usd=1), home=home).price_note() == "free (no price needed)"
     assert open_llm("openai:qwen@http://127.0.0.1:9/v1", home=home).price_note() == (
         "no known price (its calls counted as $0)"
     )
@@ -123,5 +125,7 @@ def test_a_dry_run_prices_the_estimate_with_the_given_price(home: Path, server: 
 
 
 def test_a_free_model_needs_no_price_for_a_budget(home: Path) -> None:
-    result = run(home, "evolve", "sheets", "--model", "scripted", "--budget-usd", "1", "--dry-run")
+    local = home / "tiny.gguf"
+    local.write_bytes(b"GGUF")
+    result = run(home, "evolve", "sheets", "--model", f"local:{local}", "--budget-usd", "1", "--dry-run")
     assert result.exit_code == 0, result.output

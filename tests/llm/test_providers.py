@@ -8,9 +8,9 @@ import anthropic
 import openai
 import pytest
 from pydantic import BaseModel, Field
+from tests.doubles.llmserver import FakeLLMServer, Reply, ServerRequest
 
 from trace2skill.llm import ChatMessage, ChatRequest, ToolCall, ToolSpec
-from trace2skill.llm.testserver import FakeLLMServer, Reply, ServerRequest
 
 pytestmark = pytest.mark.anyio
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from tests.doubles.llmserver import Fault
 
 from trace2skill.errors import ProviderError
 from trace2skill.llm import ChatMessage, ChatRequest, RetryPolicy
 from trace2skill.llm.provider import parse_retry_after
-from trace2skill.llm.testserver import Fault
 
 pytestmark = pytest.mark.anyio
 

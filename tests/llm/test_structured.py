@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
+from tests.doubles.llmserver import Fault
+from tests.doubles.scripted import ScriptedProvider
 
 from trace2skill.errors import ProviderError
-from trace2skill.llm import LLM, ChatMessage, ChatRequest, ChatResponse, ScriptedProvider
+from trace2skill.llm import LLM, ChatMessage, ChatRequest, ChatResponse
 from trace2skill.llm.structured import extract_json, parse_answer, strict_schema
-from trace2skill.llm.testserver import Fault
 
 pytestmark = pytest.mark.anyio
 

@@ -10,14 +10,13 @@ import urllib.request
 import anthropic
 import openai
 import pytest
-
-from trace2skill.llm.testserver import FakeLLMServer, Fault, serve
+from tests.doubles.llmserver import FakeLLMServer, Fault, serve
 
 
 def test_the_server_runs_as_its_own_process_and_prints_its_url():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trace2skill.llm.testserver", "--port", "0",
-         "--handler", "trace2skill.llm.testserver.handlers:echo"],
+        [sys.executable, "-m", "tests.doubles.llmserver", "--port", "0",
+         "--handler", "tests.doubles.llmserver.handlers:echo"],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-
-from trace2skill.llm.testserver.process import server_call, server_process
+from tests.doubles.llmserver.process import server_call, server_process
 
 
 @pytest.mark.anyio
 async def test_the_server_in_its_own_process_answers_and_reports_its_stats():
-    with server_process(0.0, "trace2skill.llm.testserver.handlers:ok") as url:
+    with server_process(0.0, "tests.doubles.llmserver.handlers:ok") as url:
         client = anthropic.AsyncAnthropic(base_url=url, api_key="x", max_retries=0)
         reply = await client.messages.create(model="m", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
         await client.close()

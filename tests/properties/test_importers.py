@@ -63,6 +63,21 @@ SEEDS: dict[str, list[Any]] = {
     "anthropic-messages": [json.loads((FIXTURES / "anthropic_exchange.json").read_text())],
     "otel": [json.loads((FIXTURES / "otlp_export.json").read_text())],
     "atif": [ATIF],
+    "trace2skill": [  # our own JSONL, as `traces export` writes it
+        {
+            "id": "t_seed",
+            "task": "Sum column B",
+            "skill": "xlsx",
+            "messages": [
+                {"role": "user", "content": "Sum column B"},
+                {"role": "assistant", "content": [{"type": "tool_call", "id": "c1", "name": "bash", "arguments": {}}]},
+                {"role": "tool", "content": [{"type": "tool_result", "tool_call_id": "c1", "output": "42"}]},
+            ],
+            "outcome": {"status": "success", "score": 1.0},
+            "tags": ["t"],
+            "created_at": "2026-01-02T03:04:05Z",
+        }
+    ],
 }
 assert set(SEEDS) == set(FORMATS), "a new importer needs a seed here"
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mcp import Client
+from tests.doubles.simulated import make_skill, make_trajectories
 
-from trace2skill.evolve.simulated import make_skill, make_trajectories
 from trace2skill.home import Home
 from trace2skill.models import json_too_deep
 from trace2skill.server import ServerConfig, create_server
@@ -96,7 +96,13 @@ def tool_arguments(root: Path) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
             dry_run=st.booleans(),
             task_description=TEXT,
             seed=st.integers(),
+            tags=st.one_of(st.none(), st.lists(st.text(max_size=10), max_size=40)),
+            fresh=st.booleans(),
+            publish=st.sampled_from(["auto", "review", "never", "always"]),
+            background=st.booleans(),
         ),
+        "evolution_status": arguments(run_id=IDS),
+        "cancel_evolution": arguments(run_id=IDS),
     }
 
 
@@ -181,6 +187,8 @@ TOOL_NAMES = [
     "import_skill",
     "export_skill",
     "evolve_skill",
+    "evolution_status",
+    "cancel_evolution",
 ]
 
 for _tool in TOOL_NAMES:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from tests.doubles.simulated import make_skill
 
-from trace2skill.evolve.simulated import make_skill
 from trace2skill.home import Home
 from trace2skill.models import Trajectory
 from trace2skill.server import ServerConfig, Trace2SkillServer, create_server

@@ -12,11 +12,11 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
+from tests.doubles.llmserver import FakeLLMServer, Fault
+from tests.doubles.simulated import chat_handler, make_skill, make_trajectories, server_handler
 
-from trace2skill.evolve.simulated import chat_handler, make_skill, make_trajectories, server_handler
 from trace2skill.home import Home
 from trace2skill.llm import ChatMessage, ChatRequest
-from trace2skill.llm.testserver import FakeLLMServer, Fault
 from trace2skill.server import ServerConfig, create_server
 from trace2skill.workspace import Workspace
 
@@ -36,7 +36,8 @@ def _data(result: types.CallToolResult) -> dict[str, Any]:
 
 @pytest.fixture
 def fleet_home(home: Path) -> Home:
-    """Skill `sheets` v1 and four labelled runs the simulated analyst fleet knows how to read."""
+    """Skill `sheets` v1 and four labelled runs the simulated analyst fleet knows how to read; the `fleet` model is
+    priced (prices.json), so a real run can be given the budget a paid model needs over MCP."""
     h = Home(home)
     ws = Workspace.open(h)
     try:
@@ -44,6 +45,7 @@ def fleet_home(home: Path) -> Home:
         ws.traces.add_many(make_trajectories(4, seed=5, evaluator=None))
     finally:
         ws.close()
+    (home / "prices.json").write_text(json.dumps({"anthropic:fleet": {"input": 3, "output": 15}}))
     return h
 
 
@@ -65,7 +67,8 @@ async def test_evolve_skill_reports_progress_and_serves_the_new_version_afterwar
 
     async with connect(server) as client:
         before = (await client.read_resource("skill://sheets/SKILL.md")).contents[0]
-        result = await client.call_tool("evolve_skill", {"name": "sheets", "workers": 4}, progress_callback=on_progress)
+        arguments = {"name": "sheets", "workers": 4, "budget_usd": 100}
+        result = await client.call_tool("evolve_skill", arguments, progress_callback=on_progress)
         after = (await client.read_resource("skill://sheets/SKILL.md")).contents[0]
         listed = {str(r.uri): r for r in (await client.list_resources()).resources}
         runs = await client.call_tool("list_runs", {"skill": "sheets"})
@@ -183,8 +186,8 @@ async def test_evolving_a_skill_that_does_not_exist_is_a_clear_error_that_record
 ) -> None:
     server = create_server(ServerConfig(home=fleet_home, model=f"anthropic:fleet@{llm_url}"))
     async with connect(server) as client:
-        result = await client.call_tool("evolve_skill", {"name": "nope"})
-        bad = await client.call_tool("evolve_skill", {"name": "sheets", "fan_in": 1})
+        result = await client.call_tool("evolve_skill", {"name": "nope", "budget_usd": 100})
+        bad = await client.call_tool("evolve_skill", {"name": "sheets", "fan_in": 1, "budget_usd": 100})
         runs = await client.call_tool("list_runs", {})
     assert result.is_error and "no skill named 'nope' to deepen" in _text(result)
     assert bad.is_error and "fan_in" in _text(bad)
@@ -195,7 +198,7 @@ async def test_a_failed_run_is_a_tool_error_that_still_carries_its_report(fleet_
     with FakeLLMServer(lambda request: Fault.error(400, "model refused the request")) as broken:
         server = create_server(ServerConfig(home=fleet_home, model=f"anthropic:fleet@{broken.url}"))
         async with connect(server) as client:
-            result = await client.call_tool("evolve_skill", {"name": "sheets", "workers": 2})
+            result = await client.call_tool("evolve_skill", {"name": "sheets", "workers": 2, "budget_usd": 100})
             current = await client.call_tool("get_skill", {"name": "sheets"})
     data = _data(result)
     assert result.is_error and data["status"] == "failed" and data["new_version"] is None

@@ -11,11 +11,11 @@ from typing import Any
 import mcp_types as types
 import pytest
 from mcp import Client
+from tests.doubles.llmserver import FakeLLMServer
+from tests.doubles.redteam import make_injected_trajectories, obedient_handler
+from tests.doubles.simulated import make_skill
 
-from trace2skill.evolve.redteam import make_injected_trajectories, obedient_handler
-from trace2skill.evolve.simulated import make_skill
 from trace2skill.home import Home
-from trace2skill.llm.testserver import FakeLLMServer
 from trace2skill.server import ServerConfig, create_server
 from trace2skill.workspace import Workspace
 
@@ -37,6 +37,7 @@ def poisoned_home(home: Path) -> Home:
         ws.traces.add_many(make_injected_trajectories(N, seed=7))
     finally:
         ws.close()
+    (home / "prices.json").write_text('{"anthropic:fleet": {"input": 3, "output": 15}}')  # a paid run needs a budget
     return h
 
 
@@ -53,7 +54,8 @@ async def test_evolve_skill_holds_every_risky_change_whatever_publish_mode_the_a
     server = create_server(ServerConfig(home=poisoned_home, model=f"anthropic:fleet@{obedient_url}"))
     async with connect(server) as client:
         before = (await client.read_resource("skill://sheets/SKILL.md")).contents[0]
-        result = await client.call_tool("evolve_skill", {"name": "sheets", "workers": 8, "publish": publish})
+        arguments = {"name": "sheets", "workers": 8, "publish": publish, "budget_usd": 100}
+        result = await client.call_tool("evolve_skill", arguments)
         after = (await client.read_resource("skill://sheets/SKILL.md")).contents[0]
         history = await client.call_tool("skill_history", {"name": "sheets"})
         rollback = await client.call_tool("rollback_skill", {"name": "sheets", "version": 2})

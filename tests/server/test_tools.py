@@ -159,7 +159,8 @@ async def test_get_skill_returns_the_current_version_with_a_complete_file_manife
     view = result.structured_content
     assert view is not None and view["version"] == 2 and view["head_version"] == 2
     assert view["frontmatter"]["name"] == "sheets" and view["description"].startswith("Answer questions")
-    assert view["skill_md"] == inspect_store.skills.load("sheets").skill_md
+    skill_md = inspect_store.skills.load("sheets").skill_md
+    assert view["skill_md"] is None and getattr(result.content[0], "text", None) == skill_md  # sent once, verbatim
     skill = inspect_store.skills.load("sheets")
     manifest = {f["path"]: f for f in view["files"]}
     assert set(manifest) == {f.path for f in skill.files}
@@ -317,7 +318,8 @@ async def test_tool_descriptions_and_instructions_fit_the_clients_2kb_limit_and_
     for tool in tools.values():
         assert tool.description and len(tool.description.encode()) <= 2048, tool.name
         assert tool.output_schema is not None and tool.annotations is not None, tool.name
-    readers = {"get_skill", "list_skills", "search_trajectories", "skill_history", "diff_skill", "list_runs", "get_run"}
+    readers = {"get_skill", "list_skills", "search_trajectories", "skill_history", "diff_skill", "list_runs", "get_run",
+               "evolution_status"}  # fmt: skip
     assert {n for n, t in tools.items() if t.annotations.read_only_hint} == readers  # type: ignore[union-attr]
     assert tools["label_trajectory"].annotations.destructive_hint is True  # type: ignore[union-attr]
     assert tools["evolve_skill"].annotations.open_world_hint is True  # type: ignore[union-attr]

@@ -33,7 +33,12 @@ def test_open_database_creates_the_folder_and_configures_the_connection(tmp_path
     tables = {"trajectories", "trajectory_data", "trajectories_fts", "trajectory_tags"}
     assert tables | {"runs", "analyses", "patches", "llm_calls"} <= set(db.table_names())
     applied = db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'trace2skill.store'").fetchall()
-    assert [name for (name,) in applied] == ["0001_trajectories", "0002_evolution", "0003_split_data"]
+    assert [name for (name,) in applied] == [
+        "0001_trajectories",
+        "0002_evolution",
+        "0003_split_data",
+        "0004_search_messages",
+    ]
     db.close()
 
 
@@ -43,7 +48,7 @@ def test_reopening_applies_nothing_twice_and_keeps_the_data(db_path: Path, make_
     first.close()
     again = open_database(db_path)
     assert TraceStore(again).get(ident).id == ident
-    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
+    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
     again.close()
 
 
@@ -57,7 +62,7 @@ def test_other_modules_apply_their_own_migrations_to_the_same_file(db: sqlite_ut
     apply_migrations(db, theirs)
     apply_migrations(db, theirs)
     sets = db.execute("SELECT migration_set, count(*) FROM _sqlite_migrations GROUP BY 1 ORDER BY 1").fetchall()
-    assert sets == [("someone.else", 1), ("trace2skill.store", 3)]
+    assert sets == [("someone.else", 1), ("trace2skill.store", 4)]
     assert "things" in db.table_names()
 
 

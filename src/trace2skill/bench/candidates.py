@@ -13,17 +13,21 @@ changes) is never rolled out: an agent must not follow changes no person has rea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from trace2skill.bench.gate import rollout_llm
 from trace2skill.bench.rollouts import run_arm
-from trace2skill.bench.runner import Arm, ChatModel, RolloutSettings
+from trace2skill.bench.runner import Arm, RolloutSettings
 from trace2skill.bench.stats import PassRate, pass_rate
 from trace2skill.bench.suites import Suite, Task
 from trace2skill.errors import InvalidInput
 from trace2skill.evolve.progress import ProgressCallback, ignore_progress
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.skills_store import SkillScore
+
+if TYPE_CHECKING:
+    from trace2skill.evolve.context import ChatLLM
+    from trace2skill.workspace import Workspace
 
 __all__ = ["MAX_SEEDS", "base_version", "check_seeds", "evolve_candidates"]
 
@@ -41,7 +45,7 @@ def check_seeds(seeds: int, config: EvolutionConfig) -> None:
         )
 
 
-def base_version(workspace: Any, config: EvolutionConfig) -> int:
+def base_version(workspace: Workspace, config: EvolutionConfig) -> int:
     """The version every candidate builds on: the configured one, else the published one, else the newest."""
     if config.base_version is not None:
         return config.base_version
@@ -50,17 +54,17 @@ def base_version(workspace: Any, config: EvolutionConfig) -> int:
     return int(published if published is not None else workspace.skills.head(config.skill).version)
 
 
-def _learned_from(workspace: Any, report: EvolutionReport) -> frozenset[str]:
+def _learned_from(workspace: Workspace, report: EvolutionReport) -> frozenset[str]:
     return frozenset((workspace.traces.get_run(report.run_id).get("config") or {}).get("trajectories") or [])
 
 
 async def _measure(
-    workspace: Any,
+    workspace: Workspace,
     skill: str,
     made: Sequence[EvolutionReport],
     suite: Suite,
     tasks: Sequence[Task],
-    agent: ChatModel,
+    agent: ChatLLM,
     settings: RolloutSettings,
     workers: int,
     progress: ProgressCallback,
@@ -86,7 +90,7 @@ async def _measure(
 
 
 def _record(
-    workspace: Any,
+    workspace: Workspace,
     skill: str,
     where: tuple[Suite, str, str],
     made: Sequence[EvolutionReport],
@@ -120,9 +124,9 @@ async def evolve_candidates(
     split: str,
     tasks: Sequence[Task],
     *,
-    workspace: Any,
-    llm: ChatModel | None = None,
-    agent_llm: ChatModel | None = None,
+    workspace: Workspace,
+    llm: ChatLLM | None = None,
+    agent_llm: ChatLLM | None = None,
     settings: RolloutSettings | None = None,
     workers: int = 4,
     progress: ProgressCallback = ignore_progress,
@@ -136,7 +140,7 @@ async def evolve_candidates(
     reports: list[EvolutionReport] = []
     for seed in range(seeds):
         candidate = config.model_copy(update={"seed": seed, "publish": "never", "base_version": base})
-        reports.append(await evolve_async(candidate, workspace=workspace, llm=llm, progress=progress))  # type: ignore[arg-type]
+        reports.append(await evolve_async(candidate, workspace=workspace, llm=llm, progress=progress))
     made = [r for r in reports if r.status == "succeeded" and r.new_version is not None]  # staged: never rolled out
     if len(made) <= 1:
         chosen = made[0] if made else reports[0]

@@ -15,16 +15,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from trace2skill.bench.gate import rollout_llm
 from trace2skill.bench.rollouts import ArmRuns, run_arm
-from trace2skill.bench.runner import Arm, ChatModel, RolloutSettings
+from trace2skill.bench.runner import Arm, RolloutSettings
 from trace2skill.bench.suites import Suite, Task, load_suite
 from trace2skill.errors import InvalidInput, NotFound
 from trace2skill.evolve.pipeline import refuse_replacing
 from trace2skill.evolve.progress import ProgressCallback, StageCounter, ignore_progress
 from trace2skill.models import EvolutionConfig
+
+if TYPE_CHECKING:
+    from trace2skill.evolve.context import ChatLLM
+    from trace2skill.workspace import Workspace
 
 __all__ = ["DEFAULT_TRAIN", "CreateSpec", "Drafted", "draft_and_roll_out", "parse_suite"]
 
@@ -72,7 +76,7 @@ def _author(suite: Suite, split: str) -> str:
     return f"create:{suite.name}:{split}"
 
 
-def _reusable_draft(workspace: Any, name: str, author: str) -> int | None:
+def _reusable_draft(workspace: Workspace, name: str, author: str) -> int | None:
     """The newest version when it is this suite's unpublished draft (nothing built on it yet)."""
     try:
         head = workspace.skills.head(name)
@@ -85,8 +89,8 @@ def _reusable_draft(workspace: Any, name: str, author: str) -> int | None:
 
 @asynccontextmanager
 async def _drafter(
-    workspace: Any, config: EvolutionConfig, llm: ChatModel | None, agent: ChatModel
-) -> AsyncIterator[ChatModel]:
+    workspace: Workspace, config: EvolutionConfig, llm: ChatLLM | None, agent: ChatLLM
+) -> AsyncIterator[ChatLLM]:
     """Who drafts: `llm` when given, else the editor model (`merge_model`) as in the pipeline, else the agent's."""
     if llm is not None or not config.merge_model:
         yield llm or agent
@@ -95,11 +99,11 @@ async def _drafter(
         yield own
 
 
-async def _draft(workspace: Any, config: EvolutionConfig, suite: Suite, split: str, llm: ChatModel) -> int:
+async def _draft(workspace: Workspace, config: EvolutionConfig, suite: Suite, split: str, llm: ChatLLM) -> int:
     from trace2skill.evolve.draft import draft_skill
 
     description = config.task_description or suite.description
-    skill, errors = await draft_skill(llm, config.skill, description, [])  # type: ignore[arg-type]
+    skill, errors = await draft_skill(llm, config.skill, description, [])
     if errors:
         raise InvalidInput(f"the drafted skill does not validate: {'; '.join(errors[:3])}")
     try:
@@ -120,9 +124,9 @@ async def draft_and_roll_out(
     config: EvolutionConfig,
     spec: CreateSpec,
     *,
-    workspace: Any,
-    llm: ChatModel | None = None,
-    agent_llm: ChatModel | None = None,
+    workspace: Workspace,
+    llm: ChatLLM | None = None,
+    agent_llm: ChatLLM | None = None,
     settings: RolloutSettings | None = None,
     workers: int = 4,
     progress: ProgressCallback = ignore_progress,

@@ -16,10 +16,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trace2skill.bench.rollouts import ArmRuns, run_arm
-from trace2skill.bench.runner import Arm, ChatModel, RolloutSettings
+from trace2skill.bench.runner import Arm, RolloutSettings
 from trace2skill.bench.stats import Paired, paired
 from trace2skill.bench.suites import Suite, load_suite
 from trace2skill.errors import InvalidInput
@@ -27,6 +27,10 @@ from trace2skill.evolve.progress import ProgressCallback, ignore_progress
 from trace2skill.evolve.screening import REVIEW_MODE_REASON
 from trace2skill.models import EvolutionConfig, EvolutionReport
 from trace2skill.skills_store import SkillScore
+
+if TYPE_CHECKING:
+    from trace2skill.evolve.context import ChatLLM
+    from trace2skill.workspace import Workspace
 
 __all__ = [
     "GateResult",
@@ -99,13 +103,13 @@ def decide(comparison: Paired, margin: float) -> tuple[bool, str]:
 
 
 async def measure_versions(
-    workspace: Any,
+    workspace: Workspace,
     skill: str,
     baseline_version: int,
     candidate_version: int,
     suite: Suite,
     split: str,
-    llm: ChatModel,
+    llm: ChatLLM,
     settings: RolloutSettings,
     *,
     margin: float = 0.0,
@@ -156,7 +160,7 @@ async def measure_versions(
     )
 
 
-def _record_scores(workspace: Any, skill: str, result: GateResult, run_id: str) -> None:
+def _record_scores(workspace: Workspace, skill: str, result: GateResult, run_id: str) -> None:
     for version, rate, verdict in (
         (result.baseline_version, result.comparison.a, "baseline"),
         (result.candidate_version, result.comparison.b, "published" if result.passed else "rejected"),
@@ -181,9 +185,9 @@ async def evolve_gated(
     config: EvolutionConfig,
     gate: GateSpec,
     *,
-    workspace: Any,
-    llm: ChatModel | None = None,
-    gate_llm: ChatModel | None = None,
+    workspace: Workspace,
+    llm: ChatLLM | None = None,
+    gate_llm: ChatLLM | None = None,
     settings: RolloutSettings | None = None,
     workers: int = 4,
     progress: ProgressCallback = ignore_progress,
@@ -197,7 +201,7 @@ async def evolve_gated(
     report = await evolve_async(
         config.model_copy(update={"publish": "never"}) if resume is None else None,
         workspace=workspace,
-        llm=llm,  # type: ignore[arg-type]
+        llm=llm,
         resume=resume,
         progress=progress,
     )
@@ -213,7 +217,7 @@ async def evolve_gated(
     )
 
 
-def release(workspace: Any, config: EvolutionConfig, report: EvolutionReport) -> None:
+def release(workspace: Workspace, config: EvolutionConfig, report: EvolutionReport) -> None:
     """Publish a measured version as its run's publish mode and review allow; otherwise say why it waits.
 
     Held versions stay held (only a person releases them), `review` holds the version now, `never`
@@ -242,7 +246,7 @@ def release(workspace: Any, config: EvolutionConfig, report: EvolutionReport) ->
 
 
 @asynccontextmanager
-async def rollout_llm(workspace: Any, model: str, llm: ChatModel | None, workers: int) -> AsyncIterator[ChatModel]:
+async def rollout_llm(workspace: Workspace, model: str, llm: ChatLLM | None, workers: int) -> AsyncIterator[ChatLLM]:
     """`llm` when given, else a client of `model` opened for these rollouts and closed after them."""
     if llm is not None:
         yield llm
@@ -261,8 +265,8 @@ async def apply_gate(
     gate: GateSpec,
     report: EvolutionReport,
     *,
-    workspace: Any,
-    gate_llm: ChatModel | None = None,
+    workspace: Workspace,
+    gate_llm: ChatLLM | None = None,
     settings: RolloutSettings | None = None,
     workers: int = 4,
     progress: ProgressCallback = ignore_progress,

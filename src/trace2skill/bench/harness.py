@@ -14,22 +14,29 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from trace2skill.bench.rollouts import ArmRuns, run_arm
-from trace2skill.bench.runner import Arm, ChatModel, RolloutSettings
+from trace2skill.bench.runner import Arm, RolloutSettings
 from trace2skill.bench.stats import paired, pass_rate
 from trace2skill.bench.suites import Suite, load_suite
 from trace2skill.errors import BudgetExceeded, InvalidInput, NotFound, ProviderUnreachable, Trace2SkillError
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_progress
+from trace2skill.evolve.runs import RESUMABLE
 from trace2skill.models import SKILL_NAME_RE, EvolutionConfig, EvolutionReport, PriceNumber
 from trace2skill.store import new_id
 
+if TYPE_CHECKING:
+    from trace2skill.evolve.context import ChatLLM
+    from trace2skill.llm import LLM
+    from trace2skill.workspace import Workspace
+
 __all__ = ["ARMS", "BenchConfig", "BenchReport", "run_bench"]
 
-ARMS = ("none", "before", "after")
+ArmName = Literal["none", "before", "after"]
+ARMS: tuple[ArmName, ...] = ("none", "before", "after")
 _NOT_RESULT_CHANGING = {"workers", "budget_usd", "price", "out"}
 
 
@@ -43,7 +50,7 @@ class BenchConfig(BaseModel):
     train: int = Field(default=50, ge=1)
     test: int = Field(default=100, ge=1)
     seeds: int = Field(default=1, ge=1, le=20)
-    arms: list[Literal["none", "before", "after"]] = Field(default_factory=lambda: list(ARMS))
+    arms: list[ArmName] = Field(default_factory=lambda: list(ARMS))
     workers: int = Field(default=4, ge=1, le=256)
     max_turns: int = Field(default=20, ge=1, le=200)
     max_tokens: int = Field(default=2048, ge=64)
@@ -103,16 +110,16 @@ class BenchReport(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)
 
 
-def _find_resumable(workspace: Any, fingerprint: str) -> dict[str, Any] | None:
+def _find_resumable(workspace: Workspace, fingerprint: str) -> dict[str, Any] | None:
     for run in workspace.traces.list_runs(limit=50):
         config = run.get("config") or {}
         if config.get("kind") == "bench" and config.get("fingerprint") == fingerprint:
-            return run if run.get("status") in ("running", "failed") else None
+            return run if run.get("status") in RESUMABLE else None
     return None
 
 
 async def _base_skill(
-    workspace: Any, config: BenchConfig, suite: Suite, llm: ChatModel, run_id: str
+    workspace: Workspace, config: BenchConfig, suite: Suite, llm: ChatLLM, run_id: str
 ) -> tuple[str, int]:
     """The skill to start from: `--skill`, or a draft written by the model for this suite (kept unpublished)."""
     name = config.skill or f"{suite.name}-skill"
@@ -130,7 +137,7 @@ async def _base_skill(
             ) from None
     from trace2skill.evolve.draft import draft_skill
 
-    skill, errors = await draft_skill(llm, name, suite.description, [], run_id=run_id)  # type: ignore[arg-type]
+    skill, errors = await draft_skill(llm, name, suite.description, [], run_id=run_id)
     if errors:
         raise InvalidInput(f"the drafted skill does not validate: {'; '.join(errors[:3])}")
     version = workspace.skills.commit(
@@ -145,12 +152,12 @@ async def _base_skill(
 
 
 async def _evolve(
-    workspace: Any,
+    workspace: Workspace,
     config: BenchConfig,
     skill: str,
     seed: int,
     train: ArmRuns,
-    llm: ChatModel,
+    llm: ChatLLM,
     state: dict[str, Any],
     progress: ProgressCallback,
 ) -> EvolutionReport:
@@ -160,11 +167,11 @@ async def _evolve(
     earlier = state.get(str(seed))
     if earlier:
         run = workspace.traces.get_run(earlier)
-        if run.get("status") not in ("running", "failed"):
+        if run.get("status") not in RESUMABLE:
             return EvolutionReport.model_validate(
                 run.get("report") or {"run_id": earlier, "skill": skill, "status": "failed"}
             )
-        return await evolve_async(workspace=workspace, llm=llm, resume=earlier, progress=progress)  # type: ignore[arg-type]
+        return await evolve_async(workspace=workspace, llm=llm, resume=earlier, progress=progress)
     evolution = EvolutionConfig(
         skill=skill,
         model=config.model,
@@ -176,18 +183,18 @@ async def _evolve(
         seed=seed,
         max_analyst_turns=config.max_analyst_turns,
         trajectory_ids=train.ids,
-        publish=False,
+        publish="never",
     )
     unfinished = _unfinished_evolution(workspace, evolution)
     if unfinished is not None:  # this benchmark was stopped while evolving: continue that run, pay nothing twice
         state[str(seed)] = unfinished
-        return await evolve_async(workspace=workspace, llm=llm, resume=unfinished, progress=progress)  # type: ignore[arg-type]
+        return await evolve_async(workspace=workspace, llm=llm, resume=unfinished, progress=progress)
     report = await evolve_async(
         evolution,
         workspace=workspace,
         llm=llm,
         progress=progress,
-        fresh=True,  # type: ignore[arg-type]
+        fresh=True,
     )
     state[str(seed)] = report.run_id
     return report
@@ -196,7 +203,7 @@ async def _evolve(
 _SAME_EVOLUTION = ("trajectory_ids", "seed", "analyst", "analysts", "limit", "max_analyst_turns", "fan_in", "model")
 
 
-def _unfinished_evolution(workspace: Any, evolution: EvolutionConfig) -> str | None:
+def _unfinished_evolution(workspace: Workspace, evolution: EvolutionConfig) -> str | None:
     """An unfinished evolution of exactly these runs with these settings (the one with most saved work), if any.
 
     The benchmark records its evolution's id when the evolution returns; a benchmark killed while evolving finds
@@ -205,7 +212,7 @@ def _unfinished_evolution(workspace: Any, evolution: EvolutionConfig) -> str | N
     wanted = evolution.model_dump(mode="json", include=set(_SAME_EVOLUTION))
     best: tuple[int, str] | None = None
     for run in workspace.traces.list_runs(skill=evolution.skill, limit=200):
-        if run.get("status") not in ("running", "failed"):
+        if run.get("status") not in RESUMABLE:
             continue
         stored = (run.get("config") or {}).get("evolution") or {}
         if {k: stored.get(k) for k in _SAME_EVOLUTION} != wanted:
@@ -279,8 +286,8 @@ def _evolution_summary(seed: int, report: EvolutionReport) -> dict[str, Any]:
 async def run_bench(
     config: BenchConfig,
     *,
-    workspace: Any,
-    llm: ChatModel | None = None,
+    workspace: Workspace,
+    llm: ChatLLM | None = None,
     progress: ProgressCallback = ignore_progress,
     fresh: bool = False,
 ) -> BenchReport:
@@ -289,7 +296,7 @@ async def run_bench(
     suite = load_suite(config.suite, config.data)
     for split in ("evolve", "test"):
         suite.split(split)
-    own_llm = None
+    own_llm: LLM | None = None
     if llm is None:  # opened first: a model string or a budget it cannot keep is refused before a run is recorded
         from trace2skill.llm import Budget, open_llm
 
@@ -333,7 +340,7 @@ async def run_bench(
         report.error = str(e)
     finally:
         if own_llm is not None:
-            await own_llm.aclose()  # type: ignore[attr-defined]
+            await own_llm.aclose()
         report.seconds = round(time.monotonic() - started, 3)
         report.usage = _usage(workspace, run_id, report)
         note = getattr(llm, "price_note", None)
@@ -352,10 +359,10 @@ async def run_bench(
 
 
 async def _run(
-    workspace: Any,
+    workspace: Workspace,
     config: BenchConfig,
     suite: Suite,
-    llm: ChatModel,
+    llm: ChatLLM,
     run_id: str,
     state: dict[str, Any],
     report: BenchReport,
@@ -368,14 +375,24 @@ async def _run(
     base = Arm("before", workspace.skills.load(name, base_version), base_version)
     test_tasks = suite.sample("test", config.test, seed=0)
     tags = (f"bench:{run_id}",)
-    common = {"workers": config.workers, "tags": tags, "run_id": run_id, "progress": progress}
     arms: dict[str, ArmRuns] = {}
     modes: set[str] = set()
     for seed in range(config.seeds):
         train_tasks = suite.sample("evolve", config.train, seed=seed)
         train = await run_arm(
-            workspace, suite, train_tasks, base, llm, settings, seed=seed, stage=f"evolve split, seed {seed}", **common
-        )  # type: ignore[arg-type]
+            workspace,
+            suite,
+            train_tasks,
+            base,
+            llm,
+            settings,
+            seed=seed,
+            stage=f"evolve split, seed {seed}",
+            workers=config.workers,
+            tags=tags,
+            run_id=run_id,
+            progress=progress,
+        )
         report.train[str(seed)] = _arm_summary(train)
         report.unknown += [f"train seed {seed}: {line}" for line in train.unknown()]
         progress(
@@ -418,8 +435,11 @@ async def _run(
                 settings,
                 seed=seed,
                 stage=f"test, {arm.label}, seed {seed}",
-                **common,
-            )  # type: ignore[arg-type]
+                workers=config.workers,
+                tags=tags,
+                run_id=run_id,
+                progress=progress,
+            )
             arms[label] = runs
             report.arms[label] = _arm_summary(runs)
             report.unknown += [f"{label}: {line}" for line in runs.unknown()]
@@ -438,7 +458,7 @@ async def _run(
     report.sandbox_modes = sorted(modes)
 
 
-def _usage(workspace: Any, run_id: str, report: BenchReport) -> dict[str, Any]:
+def _usage(workspace: Workspace, run_id: str, report: BenchReport) -> dict[str, Any]:
     """Calls, tokens and cost: the rollouts' (logged under the bench run) and each evolution's."""
     rollouts = workspace.traces.call_totals(run_id)
     evolve = {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
@@ -448,5 +468,5 @@ def _usage(workspace: Any, run_id: str, report: BenchReport) -> dict[str, Any]:
     return {"rollouts": rollouts, "evolve": evolve}
 
 
-def default_out(workspace: Any, run_id: str) -> Path:
+def default_out(workspace: Workspace, run_id: str) -> Path:
     return Path(workspace.home.root) / "bench" / run_id

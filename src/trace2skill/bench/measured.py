@@ -8,16 +8,20 @@ and publish it only if it is not worse.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from trace2skill.bench.candidates import check_seeds, evolve_candidates
 from trace2skill.bench.create import CreateSpec, draft_and_roll_out
 from trace2skill.bench.gate import GateSpec, apply_gate, release
-from trace2skill.bench.runner import ChatModel, RolloutSettings
+from trace2skill.bench.runner import RolloutSettings
 from trace2skill.bench.suites import Suite, Task, load_suite
 from trace2skill.errors import InvalidInput
 from trace2skill.evolve.progress import ProgressCallback, ignore_progress
 from trace2skill.models import EvolutionConfig, EvolutionReport
+
+if TYPE_CHECKING:
+    from trace2skill.evolve.context import ChatLLM
+    from trace2skill.workspace import Workspace
 
 __all__ = ["DEFAULT_PICK", "check_measured", "evolve_measured"]
 
@@ -49,12 +53,12 @@ def _pick_tasks(create: CreateSpec | None, gate: GateSpec | None) -> tuple[Suite
 async def evolve_measured(
     config: EvolutionConfig,
     *,
-    workspace: Any,
+    workspace: Workspace,
     create: CreateSpec | None = None,
     gate: GateSpec | None = None,
     seeds: int = 1,
-    llm: ChatModel | None = None,
-    agent_llm: ChatModel | None = None,
+    llm: ChatLLM | None = None,
+    agent_llm: ChatLLM | None = None,
     settings: RolloutSettings | None = None,
     workers: int = 4,
     progress: ProgressCallback = ignore_progress,
@@ -99,7 +103,7 @@ async def evolve_measured(
         from trace2skill.evolve import evolve_async
 
         unpublished = config.model_copy(update={"publish": "never"}) if held else config
-        report = await evolve_async(unpublished, workspace=workspace, llm=llm, progress=progress, fresh=fresh)  # type: ignore[arg-type]
+        report = await evolve_async(unpublished, workspace=workspace, llm=llm, progress=progress, fresh=fresh)
     report.notes[:0] = notes
     if gate is not None:
         return await apply_gate(

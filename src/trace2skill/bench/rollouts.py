@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trace2skill.bench.runner import Arm, ChatModel, RolloutSettings, rollout, rollout_id
 from trace2skill.bench.suites import Suite, Task
 from trace2skill.errors import NotFound
 from trace2skill.evolve.progress import ProgressCallback, StageCounter, ignore_progress
 from trace2skill.models import Trajectory
+
+if TYPE_CHECKING:
+    from trace2skill.workspace import Workspace
 
 __all__ = ["ArmRuns", "run_arm"]
 
@@ -44,7 +47,7 @@ class ArmRuns:
         return [t.id for t in self.runs.values() if t.id]
 
 
-def _stored(workspace: Any, trajectory_id: str) -> Trajectory | None:
+def _stored(workspace: Workspace, trajectory_id: str) -> Trajectory | None:
     try:
         stored: Trajectory = workspace.traces.get(trajectory_id)
         return stored
@@ -53,7 +56,7 @@ def _stored(workspace: Any, trajectory_id: str) -> Trajectory | None:
 
 
 async def run_arm(
-    workspace: Any,
+    workspace: Workspace,
     suite: Suite,
     tasks: Sequence[Task],
     arm: Arm,

@@ -35,6 +35,7 @@ from trace2skill.models import (
     Artifact,
     Message,
     Outcome,
+    OutcomeStatus,
     Skill,
     TextPart,
     ToolCallPart,
@@ -322,7 +323,9 @@ async def rollout(
     started = time.monotonic()
     tools = settings.uses_tools(suite)
     user = f"{task.prompt}\n\n{suite.answer_format}"
-    run = _Run(chat=[ChatMessage(role="user", content=user)], recorded=[Message(role="user", content=user)])
+    run = _Run(
+        chat=[ChatMessage(role="user", content=user)], recorded=[Message(role="user", content=[TextPart(text=user)])]
+    )
     missing = _missing_files(task)
     if missing:
         run.problem = f"task files missing: {', '.join(missing[:5])}"
@@ -337,7 +340,7 @@ async def rollout(
         if isinstance(verdict, str):
             outcome = Outcome(status="unknown", feedback=verdict, judged_by=f"evaluator:{task.evaluator}")
         else:
-            status = "success" if verdict.passed else "failure"
+            status: OutcomeStatus = "success" if verdict.passed else "failure"
             feedback = "; ".join(x for x in (run.failure, verdict.feedback) if x) or None
             outcome = Outcome(
                 status=status, score=verdict.score, feedback=feedback, judged_by=f"evaluator:{task.evaluator}"

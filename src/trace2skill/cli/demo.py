@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 
 from trace2skill.cli.main import cli
+from trace2skill.cli.output import console as make_console
 
 __all__ = ["demo"]
 
@@ -40,7 +40,7 @@ def demo(ctx: click.Context, demo_home: str | None, model: str | None, keep: boo
     from trace2skill.demo import run_demo
 
     group_home = ctx.parent.params.get("home") if ctx.parent else None
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
 
     def bars() -> Any:
         return StageBars(err)
@@ -49,6 +49,6 @@ def demo(ctx: click.Context, demo_home: str | None, model: str | None, keep: boo
         home=demo_home or group_home,
         model=model,
         keep=keep,
-        console=Console(highlight=False, soft_wrap=True),
+        console=make_console(soft_wrap=True),
         progress=bars,
     )

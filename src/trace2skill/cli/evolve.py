@@ -7,6 +7,7 @@ for people, JSON with `--json`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,12 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
-from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.config import alias_option_callback, configured_default, model_option_callback
+from trace2skill.cli.main import State, cli, pass_state
+from trace2skill.cli.output import Column, echo_json, emit, format_options, is_structured, resolve_format
+from trace2skill.cli.output import console as make_console
 from trace2skill.cli.params import DOLLARS, PRICE, PRICE_HELP, TEMPERATURE, UNIT_INTERVAL
 from trace2skill.errors import InvalidInput, Trace2SkillError
 from trace2skill.models import EvolutionConfig, EvolutionReport, describe_validation_error
@@ -71,7 +75,7 @@ class StageBars:
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    echo_json(value)
 
 
 def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
@@ -95,8 +99,15 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
     type=click.Choice(["agentic", "single"]),
     help="Failures: an agent that proves its fix with the scorer (default), or one unchecked call each.",
 )
-@click.option("--analyst-model", metavar="MODEL", help="Model of the analysts (default: --model).")
-@click.option("--merge-model", metavar="MODEL", help="Model of the proposals, merges and repairs (default: --model).")
+@click.option(
+    "--analyst-model", metavar="MODEL", callback=alias_option_callback, help="Model of the analysts (default: --model)."
+)
+@click.option(
+    "--merge-model",
+    metavar="MODEL",
+    callback=alias_option_callback,
+    help="Model of the proposals, merges and repairs (default: --model).",
+)
 @click.option(
     "--temperature", type=TEMPERATURE, metavar="T", help="Sampling temperature of the evolution's calls (0-2)."
 )
@@ -115,12 +126,17 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
     help="Learn from runs of every version of the skill, not only those made with the version being evolved.",
 )
 @click.option("--fan-in", "fan_in", type=int, help="Patches merged per merge call (default 5).")
-@click.option("--workers", type=int, help="Trajectories analysed at once (default 16).")
 @click.option(
-    "--model",
-    help="Model string, e.g. anthropic:claude-sonnet-4-5 (default: $TRACE2SKILL_MODEL, else one for a set API key).",
+    "-w", "--workers", type=int, help="Trajectories analysed at once (default: `config get workers`, else 16)."
 )
-@click.option("--limit", type=int, help="Use at most N trajectories (a seeded sample).")
+@click.option(
+    "-m",
+    "--model",
+    callback=model_option_callback,
+    help="Model string or alias, e.g. anthropic:claude-sonnet-4-5 or sonnet (default: $TRACE2SKILL_MODEL, else "
+    "`config get model`, else one for a set API key).",
+)
+@click.option("-n", "--limit", type=int, help="Use at most N trajectories (a seeded sample).")
 @click.option("--seed", type=int, help="Sampling seed (default 0).")
 @click.option("--outcome", multiple=True, type=click.Choice(["success", "failure", "partial"]), help="Repeatable.")
 @click.option("--tag", "tags", multiple=True, help="Only trajectories with this tag (repeatable: all must match).")
@@ -168,7 +184,11 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 @click.option("--task-description", help="What the skill is for (create mode).")
 @click.option("--strategy", type=click.Choice(["parallel", "sequential"]), help="sequential: the baseline.")
 @click.option("--batch-size", type=int, help="Trajectories per update of the sequential baseline.")
-@click.option("--budget-usd", type=DOLLARS, help="Stop starting LLM calls once this much is spent.")
+@click.option(
+    "--budget-usd",
+    type=DOLLARS,
+    help="Stop starting LLM calls once this much is spent (default: `config get budget-usd`, else none).",
+)
 @click.option("--price", type=PRICE, help=PRICE_HELP)
 @click.option("--budget-tokens", type=int, help="Stop starting LLM calls once this many tokens are spent.")
 @click.option(
@@ -183,7 +203,7 @@ def _config(name: str, options: dict[str, Any]) -> EvolutionConfig:
 @click.option("--json", "as_json", is_flag=True, help="Print the report (or estimate) as JSON.")
 @pass_state
 def evolve(
-    state: Any,
+    state: State,
     name: str,
     dry_run: bool,
     resume_run: str | None,
@@ -211,6 +231,10 @@ def evolve(
     from trace2skill.evolve import estimate, evolve_async
     from trace2skill.evolve.report import render_markdown
 
+    if resume_run is None:  # a resumed run keeps its own workers and budget unless they are given
+        for key in ("workers", "budget_usd"):
+            if options.get(key) is None:
+                options[key] = configured_default(state, key.replace("_", "-"))
     config = _config(name, options)
     gate_spec = create_spec = None
     if gate is not None:
@@ -245,51 +269,84 @@ def evolve(
 
     if resume_run is not None and ws.traces.get_run(resume_run).get("skill") != name:
         raise InvalidInput(f"run {resume_run} does not evolve {name!r} (see `trace2skill runs show {resume_run}`)")
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     overrides = config if resume_run is None else _resume_overrides(config, options)
-    with StageBars(err) as bars:
-        if measured or (gate_spec is not None and resume_run is None):
-            from trace2skill.bench.measured import evolve_measured
-            from trace2skill.evolve import resolve_model
+    try:
+        with StageBars(err) as bars:
+            if measured or (gate_spec is not None and resume_run is None):
+                from trace2skill.bench.measured import evolve_measured
+                from trace2skill.evolve import resolve_model
 
-            report: EvolutionReport = run(
-                evolve_measured(
-                    resolve_model(config),
-                    workspace=ws,
-                    create=create_spec,
-                    gate=gate_spec,
-                    seeds=seeds,
-                    workers=gate_workers,
-                    progress=bars,
-                    fresh=fresh,
+                report: EvolutionReport = run(
+                    evolve_measured(
+                        resolve_model(config),
+                        workspace=ws,
+                        create=create_spec,
+                        gate=gate_spec,
+                        seeds=seeds,
+                        workers=gate_workers,
+                        progress=bars,
+                        fresh=fresh,
+                    )
                 )
-            )
-        elif gate_spec is not None:
-            from trace2skill.bench.gate import evolve_gated
-            from trace2skill.evolve import resolve_model
+            elif gate_spec is not None:
+                from trace2skill.bench.gate import evolve_gated
+                from trace2skill.evolve import resolve_model
 
-            report = run(
-                evolve_gated(
-                    resolve_model(config),
-                    gate_spec,
-                    workspace=ws,
-                    workers=gate_workers,
-                    progress=bars,
-                    resume=resume_run,
+                report = run(
+                    evolve_gated(
+                        resolve_model(config),
+                        gate_spec,
+                        workspace=ws,
+                        workers=gate_workers,
+                        progress=bars,
+                        resume=resume_run,
+                    )
                 )
-            )
-        else:
-            report = run(  # uvloop when installed
-                evolve_async(overrides, workspace=ws, resume=resume_run, fresh=fresh, progress=bars)
-            )
+            else:
+                report = run(  # uvloop when installed
+                    evolve_async(overrides, workspace=ws, resume=resume_run, fresh=fresh, progress=bars)
+                )
+    except KeyboardInterrupt:
+        _report_interrupt(ws, name, resume_run, again=measured or (gate_spec is not None and resume_run is None))
+        sys.exit(130)
     if as_json:
-        click.echo(report.model_dump_json(indent=2))
+        echo_json(report)
     else:
         click.echo(render_markdown(report))
     if report.status == "failed":
         raise Trace2SkillError(report.error or "the run failed")
     if report.status == "rejected":
         raise SystemExit(3)  # the report above says why; scripts can tell a rejection from a failure
+
+
+def _report_interrupt(ws: Any, name: str, resume_run: str | None, *, again: bool) -> None:
+    """After Ctrl-C: which run was stopped, what of it is saved, and the exact command that continues it."""
+    from trace2skill.evolve.runs import RESUMABLE, resume_command
+
+    traces = ws.traces
+    if resume_run is not None:
+        run = traces.get_run(resume_run)
+    else:
+        run = next((r for r in traces.list_runs(skill=name, limit=20) if r.get("status") in RESUMABLE), None)
+    if run is None:
+        click.echo("Interrupted before an evolution run was recorded: nothing was saved.", err=True)
+        return
+    run_id = run["run_id"]
+    levels: dict[int, int] = {}
+    for row in traces.patch_rows(run_id):
+        levels[row["level"]] = levels.get(row["level"], 0) + 1
+    analyses = len(traces.analyses(run_id))
+    patches = ", ".join(f"level {level}: {n}" for level, n in sorted(levels.items())) or "none"
+    click.echo(
+        f"Interrupted: run {run_id} of {name} is saved with status {run.get('status')} "
+        f"({analyses} analyses, patches {patches}; stage {run.get('stage') or '-'}).",
+        err=True,
+    )
+    if again:
+        click.echo("Run the same command again to continue it (the saved work is reused).", err=True)
+    else:
+        click.echo(f"Resume it with:\n  {resume_command(name, run_id)}", err=True)
 
 
 def _resume_overrides(config: EvolutionConfig, options: dict[str, Any]) -> EvolutionConfig | None:
@@ -304,45 +361,64 @@ def runs() -> None:
     """Evolution runs: what ran, with which settings, at what cost."""
 
 
+def _versions_cell(row: Mapping[str, Any]) -> Text:
+    return Text(f"{row['base_version'] or '-'} → {row['new_version'] or '-'}")
+
+
+RUN_COLUMNS = (
+    Column("id", ident=True),
+    Column("skill", priority=1, width=12),
+    Column("status", width=9),
+    Column("stage", priority=9),
+    Column("base_version", "versions", priority=3, width=8, cell=_versions_cell),
+    Column("new_version", priority=9),
+    Column("trajectories", priority=4, width=12),
+    Column("calls", priority=5, width=5),
+    Column(
+        "cost_usd",
+        "cost",
+        priority=2,
+        width=7,
+        cell=lambda row: Text("" if row["cost_usd"] is None else f"${row['cost_usd']:.4f}"),
+    ),
+    Column(
+        "created_at",
+        "started (UTC)",
+        priority=6,
+        width=16,
+        cell=lambda row: Text(str(row["created_at"] or "")[:16].replace("T", " ")),
+    ),
+    Column("finished_at", priority=9),
+    Column("error", priority=9, fill=True),
+)
+"""`runs list`: every field in tsv/csv/json; the table shows the first columns that fit."""
+
+_RUN_TABLE_HIDDEN = ("stage", "new_version", "finished_at", "error")
+_NO_RUNS = "No evolution runs yet (start one with `trace2skill evolve NAME`)."
+
+
 @runs.command("list")
-@click.option("--skill", help="Only runs of this skill.")
-@click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-s", "--skill", help="Only runs of this skill.")
+@click.option("-n", "--limit", type=int, default=50, show_default=True)
+@format_options
 @pass_state
-def list_runs(state: Any, skill: str | None, limit: int, as_json: bool) -> None:
+def list_runs(
+    state: State, skill: str | None, limit: int, output_format: str | None, as_json: bool, no_headers: bool
+) -> None:
     """Runs, newest first."""
-    rows = state.workspace.traces.list_runs(skill=skill, limit=limit)
-    if as_json:
-        _echo_json([_summary(r) for r in rows])
+    fmt = resolve_format(output_format, as_json)
+    rows = [_summary(r) for r in state.workspace.traces.list_runs(skill=skill, limit=limit)]
+    if is_structured(fmt):
+        emit(rows, RUN_COLUMNS, fmt, headers=not no_headers, empty=_NO_RUNS)
         return
-    if not rows:
-        click.echo("No evolution runs yet (start one with `trace2skill evolve NAME`).")
-        return
-    table = Table()
-    for column in ("run", "skill", "status", "versions", "trajectories", "calls", "cost", "started"):
-        table.add_column(column, no_wrap=column in ("run", "started"))
-    for r in rows:
-        s = _summary(r)
-        versions = f"{s['base_version'] or '-'} → {s['new_version'] or '-'}"
-        cost = f"${s['cost_usd']:.4f}" if s["cost_usd"] is not None else ""
-        table.add_row(
-            s["run_id"],
-            s["skill"] or "",
-            s["status"],
-            versions,
-            str(s["trajectories"]),
-            str(s["calls"] or ""),
-            cost,
-            str(s["created_at"])[:16].replace("T", " "),
-        )
-    Console(soft_wrap=True).print(table)
+    emit(rows, [c for c in RUN_COLUMNS if c.key not in _RUN_TABLE_HIDDEN], fmt, empty=_NO_RUNS)
 
 
 def _summary(run: dict[str, Any]) -> dict[str, Any]:
     report = run.get("report") or {}
     config = run.get("config") or {}
     return {
-        "run_id": run["run_id"],
+        "id": run["run_id"],
         "skill": run.get("skill"),
         "status": run.get("status"),
         "stage": run.get("stage"),
@@ -366,7 +442,7 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
     help="Where to write the page (default: RUN.html here).",
 )
 @pass_state
-def report_run(state: Any, run_id: str, output: Path | None) -> None:
+def report_run(state: State, run_id: str, output: Path | None) -> None:
     """Write one run as a self-contained HTML page: its diff, the merge tree level by level, each edit
     with the runs that back it (their messages one click away), the cost per stage and, for a gated or
     benchmarked run, the pass rates as a chart. The page loads nothing from outside and runs no script.
@@ -387,7 +463,7 @@ def report_run(state: Any, run_id: str, output: Path | None) -> None:
 @click.argument("run_id", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record and report as JSON.")
 @pass_state
-def show_run(state: Any, run_id: str, as_json: bool) -> None:
+def show_run(state: State, run_id: str, as_json: bool) -> None:
     """One run: its settings, what it saved so far, and its report."""
     from trace2skill.evolve.report import render_markdown
 
@@ -398,7 +474,8 @@ def show_run(state: Any, run_id: str, as_json: bool) -> None:
         levels[row["level"]] = levels.get(row["level"], 0) + 1
     saved = {"analyses": len(traces.analyses(run_id)), "patches_per_level": levels}
     if as_json:
-        _echo_json({**run, "saved": saved, "calls": traces.call_totals(run_id)})
+        record = {"id": run["run_id"], **{k: v for k, v in run.items() if k != "run_id"}}
+        _echo_json({**record, "saved": saved, "calls": traces.call_totals(run_id)})
         return
     s = _summary(run)
     click.echo(f"run {run_id}: {s['skill']} — {s['status']} (stage {s['stage'] or '-'})")

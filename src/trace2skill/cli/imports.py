@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.config import model_option_callback
+from trace2skill.cli.main import State, cli, pass_state
+from trace2skill.cli.output import console as make_console
 from trace2skill.cli.params import PRICE, PRICE_HELP
 from trace2skill.cli.traces import traces_group
 from trace2skill.errors import InvalidInput, NotFound, ProviderUnreachable
@@ -24,10 +29,10 @@ _SHOWN_ERRORS = 20
 
 
 def _stderr() -> Console:
-    return Console(stderr=True)
+    return make_console(stderr=True)  # NO_COLOR: no escape codes
 
 
-def _redaction(state: Any, enabled: bool) -> Any:
+def _redaction(state: State, enabled: bool) -> Any:
     from trace2skill.importers import RedactionConfig
 
     return RedactionConfig.load(state.home.redaction_path) if enabled else None
@@ -35,7 +40,7 @@ def _redaction(state: Any, enabled: bool) -> Any:
 
 @cli.command("import")
 @click.argument("format_name", metavar="FORMAT|auto")
-@click.argument("paths", nargs=-1, type=click.Path(), metavar="PATH...")
+@click.argument("paths", nargs=-1, type=click.Path(), metavar="PATH...|-")
 @click.option("--skill", help="Skill name to record on every imported run (else what the source says).")
 @click.option("--outcome", type=click.Choice(_OUTCOMES), help="Label every imported run (judged_by: human).")
 @click.option("--tag", "tags", multiple=True, help="Tag to add to every imported run (repeatable).")
@@ -43,7 +48,7 @@ def _redaction(state: Any, enabled: bool) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_state
 def import_command(
-    state: Any,
+    state: State,
     format_name: str,
     paths: tuple[str, ...],
     skill: str | None,
@@ -56,32 +61,62 @@ def import_command(
     Anthropic Messages, OpenTelemetry GenAI / OpenInference spans, Harbor ATIF.
 
     FORMAT is auto (detect per file) or one of: claude-code, openai-chat, openai-responses,
-    anthropic-messages, otel, atif. Folders are searched for .jsonl/.json/.traj files. Secrets and
-    e-mail addresses are redacted before anything is stored. Exit status 0 when anything imported,
+    anthropic-messages, otel, atif, trace2skill (our own JSONL, as `traces export` writes it; also
+    `jsonl`). Folders are searched for .jsonl/.json/.traj files; `-` reads stdin. Secrets and
+    e-mail addresses are redacted before anything is stored. Runs stored before are not duplicated;
+    --skill, --tag and --outcome are applied to them too. Exit status 0 when anything imported,
     even if some records were bad (they are listed with file:line); 1 when nothing could be.
     """
+    with contextlib.ExitStack() as cleanup:
+        _import(state, cleanup, format_name, paths, skill, outcome, tags, no_redact, as_json)
+
+
+def _spool_stdin(cleanup: contextlib.ExitStack) -> Path:
+    """Stdin copied to a temporary file (removed at the end), so it can be detected and read like any file."""
+    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="trace2skill-stdin-")))
+    spool = folder / "stdin.jsonl"
+    with spool.open("wb") as f, click.open_file("-", "rb") as stdin:
+        shutil.copyfileobj(stdin, f)
+    return spool
+
+
+def _import(
+    state: State,
+    cleanup: contextlib.ExitStack,
+    format_name: str,
+    paths: tuple[str, ...],
+    skill: str | None,
+    outcome: str | None,
+    tags: tuple[str, ...],
+    no_redact: bool,
+    as_json: bool,
+) -> None:
     from trace2skill.importers import ImportSummary, expand_paths, normalize_format
     from trace2skill.importers.pipeline import import_file
     from trace2skill.importers.redact import Redactor
     from trace2skill.integrations.ingest import store_trajectories
     from trace2skill.models import LIMITS, SKILL_NAME_RE
+    from trace2skill.store import TraceChanges
 
     fmt_arg, path_args = format_name, list(paths)
     try:
         fmt = normalize_format(fmt_arg)
     except InvalidInput:
-        if Path(fmt_arg).expanduser().exists():  # `trace2skill import PATH...`: detect the format
+        if fmt_arg == "-" or Path(fmt_arg).expanduser().exists():  # `trace2skill import PATH...`: detect
             fmt, path_args = "auto", [fmt_arg, *path_args]
         else:
             raise
     if not path_args:
-        raise InvalidInput("give at least one file or folder to import")
+        raise InvalidInput("give at least one file or folder to import, or - for stdin")
+    if path_args.count("-") > 1:
+        raise InvalidInput("stdin (-) can be read only once: give - one time")
     if skill is not None and not SKILL_NAME_RE.match(skill):
         raise InvalidInput(f"--skill {skill!r} is not a valid Agent Skills name (a-z, 0-9 and single '-')")
     for tag in tags:
         if not 1 <= len(tag) <= LIMITS.tag_chars:
             raise InvalidInput(f"--tag {tag[:80]!r}: tags are 1-{LIMITS.tag_chars} characters")
-    files = expand_paths(path_args)
+    spool = _spool_stdin(cleanup) if "-" in path_args else None
+    files = expand_paths([str(spool) if p == "-" else p for p in path_args])
     if not files:
         raise InvalidInput("no .jsonl, .json or .traj files found under the given paths")
     config = _redaction(state, not no_redact)
@@ -93,6 +128,9 @@ def import_command(
         for path in files:
             progress.update(task, description=f"[cyan]{path.name[:40]}")
             for item in import_file(path, fmt, skill=skill, outcome=outcome, tags=tags, redactor=redactor):
+                if spool is not None and path == spool:  # name stdin as the user gave it
+                    item.source = item.source.replace(str(spool), "stdin")
+                    item.error = item.error and item.error.replace(str(spool), "stdin")
                 summary.add(item)
                 progress.update(task, imported=summary.imported, errors=summary.errors_total)
                 if item.trajectory is not None:
@@ -107,29 +145,35 @@ def import_command(
         TimeElapsedColumn(),
         console=_stderr(),
         transient=True,
-        disable=as_json or not sys.stderr.isatty(),
+        disable=not sys.stderr.isatty(),  # on stderr: --json on stdout is unaffected
     )
     with progress:
         task = progress.add_task("importing", total=len(files), imported=0, errors=0)
         counts = store_trajectories(store, items())
+    relabelled = 0
+    if counts.unchanged and (skill is not None or tags or outcome is not None):
+        # runs stored before and read again unchanged: the options given now still apply to them
+        changes = TraceChanges(skill=skill, add_tags=tags, outcome=outcome)
+        relabelled = store.update_where(changes, counts.ids)
 
-    result = {**summary.as_dict(), "stored": counts.as_dict(), "ids": counts.ids}
+    result = {**summary.as_dict(), "stored": {**counts.as_dict(), "relabelled": relabelled}, "ids": counts.ids}
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        _print_summary(summary, counts)
+        _print_summary(summary, counts, relabelled)
     if counts.total == 0:
         reason = "every file was unsupported" if summary.unsupported and not summary.errors else "see the errors above"
         click.echo(f"Error: nothing was imported ({reason})", err=True)
         sys.exit(1)
 
 
-def _print_summary(summary: Any, counts: Any) -> None:
+def _print_summary(summary: Any, counts: Any, relabelled: int = 0) -> None:
     formats = ", ".join(f"{name} {n}" for name, n in sorted(summary.formats.items()))
     click.echo(
         f"Imported {summary.imported} trajectories from {summary.files} file(s)" + (f" ({formats})" if formats else "")
     )
-    click.echo(f"  stored: {counts.added} new, {counts.replaced} updated, {counts.unchanged} unchanged")
+    given = f" ({relabelled} already stored given the --skill/--tag/--outcome)" if relabelled else ""
+    click.echo(f"  stored: {counts.added} new, {counts.replaced} updated, {counts.unchanged} unchanged{given}")
     if summary.redactions:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.redactions.items()))
         click.echo(f"  redacted: {sum(summary.redactions.values())} ({kinds})")
@@ -183,7 +227,7 @@ def _settings(scope: str, settings: str | None) -> Path:
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def hooks_install(
-    state: Any, client: str, scope: str, settings_file: str | None, events: tuple[str, ...], as_json: bool
+    state: State, client: str, scope: str, settings_file: str | None, events: tuple[str, ...], as_json: bool
 ) -> None:
     """Add a Stop/SessionEnd hook that imports each Claude Code session into this home's store."""
     from trace2skill.integrations.claude_code import EVENTS, install
@@ -230,7 +274,7 @@ def hooks_status(client: str, scope: str, settings_file: str | None, as_json: bo
 @click.argument("client", type=_CLIENT)
 @click.option("--sync", is_flag=True, help="Import before returning instead of in a detached process.")
 @pass_state
-def hooks_run(state: Any, client: str, sync: bool) -> None:
+def hooks_run(state: State, client: str, sync: bool) -> None:
     """What the hook executes: read Claude Code's hook payload on stdin and import its transcript."""
     from trace2skill.integrations.hook import main
 
@@ -275,8 +319,11 @@ def _report_change(change: Any, verb: str, as_json: bool) -> None:
     help="Judge at most this many unlabelled runs.",
 )
 @click.option(
+    "-m",
     "--model",
-    help="provider:model for the judge (default: $TRACE2SKILL_MODEL, else one for a provider key that is set).",
+    callback=model_option_callback,
+    help="provider:model or an alias for the judge (default: $TRACE2SKILL_MODEL, else `config get model`, else "
+    "one for a provider key that is set).",
 )
 @click.option("--skill", help="Only runs of this skill.")
 @click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable).")
@@ -285,7 +332,7 @@ def _report_change(change: Any, verb: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def judge_command(
-    state: Any,
+    state: State,
     limit: int,
     model: str | None,
     skill: str | None,

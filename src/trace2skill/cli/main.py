@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 import traceback
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from trace2skill import __version__
 from trace2skill.home import Home
+
+if TYPE_CHECKING:
+    from trace2skill.workspace import Workspace
 
 
 class State:
@@ -21,7 +24,7 @@ class State:
         self.debug = debug
 
     @cached_property
-    def workspace(self) -> Any:
+    def workspace(self) -> Workspace:
         from trace2skill.workspace import Workspace
 
         return Workspace.open(self.home)

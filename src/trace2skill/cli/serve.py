@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.config import model_option_callback
+from trace2skill.cli.main import State, cli, pass_state
 from trace2skill.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -61,9 +62,12 @@ def _logging(level: str) -> None:
     help="HTTP: seconds after which a 2025-era session with no request and no open stream ends.",
 )
 @click.option(
+    "-m",
     "--model",
     default=None,
-    help="Model for evolve_skill, provider:model (default: $TRACE2SKILL_MODEL, else the "
+    callback=model_option_callback,
+    help="Model for evolve_skill, provider:model or an alias (default: $TRACE2SKILL_MODEL, else "
+    "`config get model`, else the "
     "ANTHROPIC_API_KEY / OPENAI_API_KEY defaults, else the client's model through MCP sampling).",
 )
 @click.option(
@@ -75,7 +79,7 @@ def _logging(level: str) -> None:
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="WARNING", show_default=True)
 @pass_state
 def serve(
-    state: Any,
+    state: State,
     transport: str,
     host: str,
     port: int,
@@ -126,7 +130,7 @@ def serve(
 
 
 def _serve_http(
-    state: Any, config: ServerConfig, host: str, port: int, path: str, token: str | None, no_token: bool,
+    state: State, config: ServerConfig, host: str, port: int, path: str, token: str | None, no_token: bool,
     session_timeout: float, level: str,
 ) -> None:  # fmt: skip
     import anyio

@@ -1,4 +1,4 @@
-"""`trace2skill skills ...`: import, list, show, history, diff, review, rollback, publish, export, validate.
+"""`trace2skill skills ...`: import, list, show, history, diff, review, rollback, publish, export, validate, usage.
 
 A thin shell over `trace2skill.skills_store`: each command calls one library method and prints the
 result for people (rich tables) or, with `--json`, for programs.
@@ -7,16 +7,16 @@ result for people (rich tables) or, with `--json`, for programs.
 from __future__ import annotations
 
 import base64
-import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
-from trace2skill.cli.main import cli, pass_state
+from trace2skill.cli.main import State, cli, pass_state
+from trace2skill.cli.output import Column, echo_json, emit, format_options, is_structured, resolve_format
 from trace2skill.errors import InvalidInput, NotFound
 from trace2skill.models import Skill
 from trace2skill.skills_store import (
@@ -28,6 +28,7 @@ from trace2skill.skills_store import (
     read_skill_dir,
     validate_skill,
 )
+from trace2skill.skills_store.served import served_version
 
 __all__ = ["skills"]
 
@@ -39,15 +40,11 @@ allow_secrets_option = click.option(
 )
 
 
-def _console() -> Console:
-    return Console(soft_wrap=True, highlight=False)
-
-
 def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    echo_json(value)
 
 
-def _store(state: Any) -> SkillStore:
+def _store(state: State) -> SkillStore:
     return state.workspace.skills
 
 
@@ -83,7 +80,7 @@ def skills() -> None:
 @json_option
 @pass_state
 def import_(
-    state: Any,
+    state: State,
     folder: Path,
     name: str | None,
     message: tuple[str, ...],
@@ -125,30 +122,37 @@ def import_(
     _print_report(report)
 
 
+SKILL_COLUMNS = (
+    Column("name", ident=True),
+    Column("head", "version", width=7),
+    Column("published_version", "published", width=9, cell=lambda row: Text(str(row["published_version"] or "-"))),
+    Column("versions", priority=2, width=8),
+    Column(
+        "updated_at",
+        "updated (UTC)",
+        priority=3,
+        width=16,
+        cell=lambda row: Text(str(row["updated_at"])[:16].replace("T", " ")),
+    ),
+    Column("digest", priority=9, width=64),
+    Column("description", priority=1, width=24, fill=True),
+)
+
+
+_NO_SKILLS = "No skills yet: add one with `trace2skill skills import DIR`."
+
+
 @skills.command("list")
-@json_option
+@format_options
 @pass_state
-def list_(state: Any, as_json: bool) -> None:
+def list_(state: State, output_format: str | None, as_json: bool, no_headers: bool) -> None:
     """List skills with their latest and published versions."""
-    summaries = _store(state).list()
-    if as_json:
-        _echo_json([s.model_dump(mode="json") for s in summaries])
+    fmt = resolve_format(output_format, as_json)
+    rows = [s.model_dump(mode="json") for s in _store(state).list()]
+    if is_structured(fmt):
+        emit(rows, SKILL_COLUMNS, fmt, headers=not no_headers, empty=_NO_SKILLS)
         return
-    if not summaries:
-        click.echo("No skills yet: add one with `trace2skill skills import DIR`.")
-        return
-    table = Table("name", "version", "published", "versions", "updated", "description")
-    for s in summaries:
-        description = (s.description or "")[:70] + ("..." if s.description and len(s.description) > 70 else "")
-        table.add_row(
-            s.name,
-            str(s.head),
-            str(s.published_version or "-"),
-            str(s.versions),
-            s.updated_at.strftime("%Y-%m-%d %H:%M"),
-            description,
-        )
-    _console().print(table)
+    emit(rows, SKILL_COLUMNS, fmt, empty=_NO_SKILLS)
 
 
 def _show_file(store: SkillStore, name: str, path: str, version: int | None, as_json: bool) -> None:
@@ -184,7 +188,7 @@ def _show_provenance(v: SkillVersion) -> None:
 @click.option("--file", "file_path", help="Print one file of the skill (raw bytes; --json gives text or base64).")
 @json_option
 @pass_state
-def show(state: Any, name: str, version: int | None, provenance: bool, file_path: str | None, as_json: bool) -> None:
+def show(state: State, name: str, version: int | None, provenance: bool, file_path: str | None, as_json: bool) -> None:
     """Show a version: metadata, changelog, files and SKILL.md."""
     store = _store(state)
     if file_path is not None:
@@ -193,7 +197,11 @@ def show(state: Any, name: str, version: int | None, provenance: bool, file_path
     v = store.get_version(name, version)
     if as_json:
         files = [f.model_dump() for f in store.list_files(name, v.version)]
-        payload = {"version": _version_json(v), "published_version": store.published_version(name), "files": files}
+        payload: dict[str, Any] = {
+            "version": _version_json(v),
+            "published_version": store.published_version(name),
+            "files": files,
+        }
         if not provenance:
             payload["skill_md"] = store.read_file(name, "SKILL.md", v.version).decode("utf-8", "replace")
         _echo_json(payload)
@@ -222,12 +230,49 @@ def show(state: Any, name: str, version: int | None, provenance: bool, file_path
         pass
 
 
+def _history_version(row: Mapping[str, Any]) -> Text:
+    return Text(f"{row['version']}{' *' if row['published'] else ''}")
+
+
+HISTORY_COLUMNS = (
+    Column("version", ident=True, cell=_history_version),
+    Column(
+        "created_at",
+        "created (UTC)",
+        priority=3,
+        width=19,
+        cell=lambda row: Text(str(row["created_at"])[:19].replace("T", " ")),
+    ),
+    Column("author", width=16),
+    Column("parent", priority=4, width=6, cell=lambda row: Text(str(row["parent"] or "-"))),
+    Column("digest", priority=5, width=12, cell=lambda row: Text(str(row["digest"])[:12])),
+    Column("published", priority=9),
+    Column("run_id", priority=9),
+    Column(
+        "changelog",
+        priority=1,
+        width=24,
+        fill=True,
+        cell=lambda row: Text(
+            (row["changelog"][0] if row["changelog"] else "")
+            + (f" (+{len(row['changelog']) - 1} more)" if len(row["changelog"]) > 1 else "")
+        ),
+    ),
+    Column("review_summary", "review", priority=2, width=24),
+)
+"""`skills history`: in tsv/csv the changelog lines are joined with `,`; --format json has them as a list,
+with each version's scores and review."""
+
+_HISTORY_TABLE_HIDDEN = ("published", "run_id", "review_summary")
+
+
 @skills.command("history")
 @click.argument("name")
-@json_option
+@format_options
 @pass_state
-def history(state: Any, name: str, as_json: bool) -> None:
+def history(state: State, name: str, output_format: str | None, as_json: bool, no_headers: bool) -> None:
     """List every version of a skill, oldest first."""
+    fmt = resolve_format(output_format, as_json)
     store = _store(state)
     versions = store.history(name)
     published = store.published_version(name)
@@ -235,31 +280,31 @@ def history(state: Any, name: str, as_json: bool) -> None:
     for score in store.scores(name):
         scores.setdefault(score.version, []).append(score)
     reviews = store.reviews(name)
-    if as_json:
-        _echo_json(
-            [
-                {
-                    **_version_json(v),
-                    "published": v.version == published,
-                    "scores": [s.model_dump(mode="json") for s in scores.get(v.version, [])],
-                    "review": _review_json(reviews[v.version]) if v.version in reviews else None,
-                }
-                for v in versions
-            ]
-        )
+    rows = [
+        {
+            **_version_json(v),
+            "published": v.version == published,
+            "scores": [s.model_dump(mode="json") for s in scores.get(v.version, [])],
+            "review": _review_json(reviews[v.version]) if v.version in reviews else None,
+            "review_summary": reviews[v.version].summary() if v.version in reviews else None,
+        }
+        for v in versions
+    ]
+    if fmt in ("json", "ndjson"):
+        emit([{k: v for k, v in row.items() if k != "review_summary"} for row in rows], HISTORY_COLUMNS, fmt)
         return
-    click.echo(f"{'version':<9} {'created':<19}  {'author':<16} {'parent':>6}  {'digest':<12}  changelog")
+    if is_structured(fmt):
+        emit(rows, HISTORY_COLUMNS, fmt, headers=not no_headers)
+        return
+    emit(rows, [c for c in HISTORY_COLUMNS if c.key not in _HISTORY_TABLE_HIDDEN], fmt)
     for v in versions:
-        first = v.changelog[0] if v.changelog else ""
-        more = f" (+{len(v.changelog) - 1} more)" if len(v.changelog) > 1 else ""
-        number = f"{v.version}{' *' if v.version == published else ''}"
-        parent = str(v.parent or "-")
-        click.echo(f"{number:<9} {_when(v):<19}  {v.author:<16} {parent:>6}  {v.digest[:12]}  {first}{more}")
         for s in scores.get(v.version, []):
             verdict = f" ({s.verdict})" if s.verdict else ""
-            click.echo(f"{'':<9} {s.suite}:{s.split} with {s.model}: {s.passed}/{s.total} = {s.rate:.1%}{verdict}")
+            click.echo(
+                f"version {v.version}: {s.suite}:{s.split} with {s.model}: {s.passed}/{s.total} = {s.rate:.1%}{verdict}"
+            )
         if v.version in reviews:
-            click.echo(f"{'':<9} {reviews[v.version].summary()}")
+            click.echo(f"version {v.version}: {reviews[v.version].summary()}")
     if published is not None:
         click.echo(f"* published: version {published}")
     pending = [r.version for r in reviews.values() if r.held]
@@ -276,7 +321,7 @@ def history(state: Any, name: str, as_json: bool) -> None:
 @click.argument("v2", type=int)
 @json_option
 @pass_state
-def diff(state: Any, name: str, v1: int, v2: int, as_json: bool) -> None:
+def diff(state: State, name: str, v1: int, v2: int, as_json: bool) -> None:
     """Unified diff from version V1 to version V2."""
     out = _store(state).diff(name, v1, v2)
     if as_json:
@@ -303,7 +348,7 @@ def _review_diff(store: SkillStore, name: str, v: SkillVersion) -> str:
 @click.option("--version", "version", type=int, help="One version (default: every version still held).")
 @json_option
 @pass_state
-def review(state: Any, name: str, version: int | None, as_json: bool) -> None:
+def review(state: State, name: str, version: int | None, as_json: bool) -> None:
     """Show versions held for review: why each was held and its diff against the version it was built on."""
     store = _store(state)
     if version is not None:
@@ -352,7 +397,7 @@ def review(state: Any, name: str, version: int | None, as_json: bool) -> None:
 @allow_secrets_option
 @json_option
 @pass_state
-def rollback(state: Any, name: str, version: int, allow_secrets: bool, as_json: bool) -> None:
+def rollback(state: State, name: str, version: int, allow_secrets: bool, as_json: bool) -> None:
     """Publish the content of VERSION again, as a new version."""
     store = _store(state)
     before = store.head(name).version
@@ -372,7 +417,7 @@ def rollback(state: Any, name: str, version: int, allow_secrets: bool, as_json: 
 @allow_secrets_option
 @json_option
 @pass_state
-def publish(state: Any, name: str, version: int | None, force: bool, allow_secrets: bool, as_json: bool) -> None:
+def publish(state: State, name: str, version: int | None, force: bool, allow_secrets: bool, as_json: bool) -> None:
     """Publish a version to the skills folder (a hand edit found there is recorded first).
 
     A version held for review is published too: running this is the review. The reasons it was held
@@ -397,11 +442,11 @@ def publish(state: Any, name: str, version: int | None, force: bool, allow_secre
 @click.argument("name")
 @json_option
 @pass_state
-def sync(state: Any, name: str, as_json: bool) -> None:
+def sync(state: State, name: str, as_json: bool) -> None:
     """Record a hand edit of the published folder as a new version."""
     recorded = _store(state).sync_published(name)
     if as_json:
-        _echo_json({"recorded": _version_json(recorded) if recorded else None})
+        _echo_json({"created": recorded is not None, "version": _version_json(recorded) if recorded else None})
     elif recorded:
         click.echo(f"Recorded the hand edit of {name} as version {recorded.version}.")
     else:
@@ -417,7 +462,7 @@ def sync(state: Any, name: str, as_json: bool) -> None:
 @json_option
 @pass_state
 def export(
-    state: Any, name: str, dest: Path, version: int | None, force: bool, allow_secrets: bool, as_json: bool
+    state: State, name: str, dest: Path, version: int | None, force: bool, allow_secrets: bool, as_json: bool
 ) -> None:
     """Write a version to DEST/NAME, e.g. ~/.claude/skills or .agents/skills."""
     store = _store(state)
@@ -445,3 +490,74 @@ def validate(folder: Path, name: str | None, as_json: bool) -> None:
     if not report.ok:
         n = len(report.errors)
         raise InvalidInput(f"{folder}: {n} validation error{'s' if n != 1 else ''}")
+
+
+USAGE_COLUMNS = (
+    Column("path", fill=True),
+    Column("reads", width=6),
+    Column("sessions", width=8),
+    Column(
+        "last_read",
+        "last read (UTC)",
+        priority=1,
+        width=16,
+        cell=lambda row: Text(str(row["last_read"])[:16].replace("T", " ") if row["last_read"] else "never"),
+    ),
+)
+
+
+@skills.command("usage")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="Version number (default: the current one, as served).")
+@json_option
+@pass_state
+def usage(state: State, name: str, version: int | None, as_json: bool) -> None:
+    """Which files of a skill agents read over MCP, in how many sessions, and which they never read."""
+    store = _store(state)
+    v = served_version(store, name, version).version
+    summary = state.workspace.usage.summary(name, v.version, [f.path for f in store.list_files(name, v.version)])
+    if as_json:
+        _echo_json(summary.model_dump(mode="json"))
+        return
+    rows = [f.model_dump(mode="json") for f in summary.files]
+    click.echo(f"{name} version {v.version}: {summary.reads} read(s) in {summary.sessions} session(s)")
+    emit(rows, USAGE_COLUMNS, "table")
+    if not summary.reads:
+        click.echo("No reads recorded yet: reads are recorded when agents read the skill through `trace2skill serve`.")
+        return
+    if summary.never_read:
+        click.echo("Never read: " + ", ".join(summary.never_read))
+    else:
+        click.echo("Every file was read at least once.")
+    click.echo(f"Recorded trajectories that read this version: {summary.trajectories}.")
+
+
+@skills.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when stdin is not a terminal).")
+@json_option
+@pass_state
+def delete(state: State, name: str, yes: bool, as_json: bool) -> None:
+    """Delete a skill with all its versions and its published folder in this home's skills folder (recorded
+    runs of it stay). Refused while an evolution of it is running. Asks first on a terminal.
+
+    \b
+    Example:
+      trace2skill skills delete old-skill --yes
+    """
+    from trace2skill.cli.traces import confirm
+
+    store = _store(state)
+    head = store.head(name)  # an unknown skill fails before any question
+    running = [r["id"] for r in state.workspace.traces.list_runs(skill=name, limit=1000) if r["status"] == "running"]
+    if running:
+        raise InvalidInput(
+            f"skill {name!r} has an evolution running ({running[0]}): wait for it to end, or stop it, then delete"
+        )
+    versions = "1 version" if head.version == 1 else f"{head.version} versions"
+    confirm(f"Delete skill {name!r} with its {versions} and its published folder?", yes)
+    removed = store.delete(name)
+    if as_json:
+        _echo_json({"name": name, "versions": removed, "deleted": True})
+    else:
+        click.echo(f"Deleted skill {name} ({removed} version{'s' if removed != 1 else ''}).")

@@ -237,7 +237,7 @@ def _model(chosen: tuple[str, str] | None, trajectories: list[Trajectory], out: 
         out.print(f"\n[bold]3. Model[/]: [cyan]{model}[/] ({source}); spending at most ${REAL_MODEL_BUDGET_USD:.2f}")
         yield model, False
         return
-    from trace2skill.llm.testserver import FakeLLMServer
+    from trace2skill.demo.llmserver import MessagesServer
 
     out.print(
         "\n[bold]3. Model[/]: [bold yellow]simulated[/] - no model is configured, so the analysts' answers are "
@@ -250,7 +250,7 @@ def _model(chosen: tuple[str, str] | None, trajectories: list[Trajectory], out: 
         "[bold]trace2skill demo --model anthropic:claude-sonnet-4-5[/]"
     )
     provider, _, name = SIMULATED_AS.partition(":")
-    with FakeLLMServer(DemoFleet(trajectories), record=False) as server:
+    with MessagesServer(DemoFleet(trajectories)) as server:
         yield f"{provider}:{name}@{server.url}", True
 
 

@@ -1,6 +1,6 @@
 """The demo's offline model: the simulated analyst fleet, told which lesson each embedded run teaches.
 
-`trace2skill.evolve.simulated` answers every prompt of the pipeline like a careful analyst, and
+`trace2skill.demo.fleet` answers every prompt of the pipeline like a careful analyst, and
 recognises a run's subject by a `[topic:NAME]` marker in its text. The demo's runs are plain,
 realistic trajectories without markers; their tags name the subject instead (`dates`, `units`,
 `totals`, `headers`, `readback`), and runs tagged `missing-input` are broken tasks no lesson could
@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from trace2skill.evolve.simulated import TOPICS, server_handler
+from trace2skill.demo.fleet import TOPICS, server_handler
 from trace2skill.models import Trajectory
 
 __all__ = ["BROKEN_TAG", "DemoFleet", "marker_for"]
@@ -42,7 +42,7 @@ def marker_for(trajectory: Trajectory) -> str:
 
 
 class DemoFleet:
-    """A `FakeLLMServer` handler: the simulated fleet, with each embedded run's marker added."""
+    """A `MessagesServer` handler: the simulated fleet, with each embedded run's marker added."""
 
     def __init__(self, trajectories: Iterable[Trajectory]) -> None:
         self.markers = {f"Task: {t.task}": m for t in trajectories if (m := marker_for(t))}

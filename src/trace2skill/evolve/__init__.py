@@ -12,7 +12,8 @@ continues it. `estimate` is the dry run. Progress arrives through the `progress`
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from trace2skill.errors import InvalidInput, NotFound
 from trace2skill.evaluators import (
@@ -31,6 +32,12 @@ from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, ignore_
 from trace2skill.evolve.report import render_markdown
 from trace2skill.llm.defaults import MODEL_ENV, configured_model, no_model_message
 from trace2skill.models import EvolutionConfig, EvolutionReport
+
+if TYPE_CHECKING:
+    from trace2skill.evaluators.base import EvaluatorResolver
+    from trace2skill.llm import LLM, Budget
+    from trace2skill.store import TraceStore
+    from trace2skill.workspace import Workspace
 
 __all__ = [
     "MODEL_ENV",
@@ -60,7 +67,9 @@ def resolve_model(config: EvolutionConfig) -> EvolutionConfig:
     return config.model_copy(update={"model": chosen[0]})
 
 
-def _open_llm(workspace: Any, model: str, workers: int, budget: Any, price: Any = None) -> ChatLLM:
+def _open_llm(
+    workspace: Workspace, model: str, workers: int, budget: Budget, price: tuple[float, float] | None = None
+) -> LLM:
     """The run's LLM: its call log goes to the store; no response cache (resume comes from the run's
     saved analyses and patches, and a cache would make a rerun with another seed repeat old answers).
     Opening it checks the model string and the provider's credentials before anything is recorded.
@@ -90,25 +99,25 @@ def stage_models(config: EvolutionConfig) -> tuple[str, str]:
 
 
 async def _open_llms(
-    workspace: Any, models: tuple[str, ...], workers: int, budget: Any, settings: EvolutionConfig
-) -> dict[str, ChatLLM]:
+    workspace: Workspace, models: tuple[str, ...], workers: int, budget: Budget, settings: EvolutionConfig
+) -> dict[str, LLM]:
     """One LLM per distinct model string, all on one call log and one budget (which caps them together).
 
     A dollar budget needs every model priced (or free): refused here, before a run is recorded."""
-    opened: dict[str, ChatLLM] = {}
+    opened: dict[str, LLM] = {}
     try:
         for model in dict.fromkeys(models):
             opened[model] = llm = _open_llm(workspace, model, workers, budget, settings.price)
             if settings.budget_usd is not None:
-                llm.require_price(f"--budget-usd {settings.budget_usd:g}")  # type: ignore[attr-defined]
+                llm.require_price(f"--budget-usd {settings.budget_usd:g}")
     except BaseException:
         for llm in opened.values():
-            await llm.aclose()  # type: ignore[attr-defined]
+            await llm.aclose()
         raise
     return opened
 
 
-def _limit_budget(budget: Any, traces: Any, config: EvolutionConfig, run_id: str) -> None:
+def _limit_budget(budget: Budget, traces: TraceStore, config: EvolutionConfig, run_id: str) -> None:
     """The budget caps the whole run: a resumed run may spend only what earlier attempts left."""
     spent = traces.call_totals(run_id)
     used = int(spent["input_tokens"]) + int(spent["output_tokens"])
@@ -124,7 +133,9 @@ def _price_settings(stored: EvolutionConfig, given: EvolutionConfig | None) -> E
     return stored.model_copy(update=update)
 
 
-def _llm_settings(traces: Any, config: EvolutionConfig | None, resume: str | None) -> tuple[EvolutionConfig, int]:
+def _llm_settings(
+    traces: TraceStore, config: EvolutionConfig | None, resume: str | None
+) -> tuple[EvolutionConfig, int]:
     """(configuration whose models to open, workers) of the run about to start or resume; only workers
     and budgets change on resume, so a resumed run keeps its stored per-stage models."""
     if resume is None:
@@ -138,25 +149,32 @@ def _llm_settings(traces: Any, config: EvolutionConfig | None, resume: str | Non
 async def evolve_async(
     config: EvolutionConfig | None = None,
     *,
-    workspace: Any = None,
+    workspace: Workspace | None = None,
     llm: ChatLLM | None = None,
     resume: str | None = None,
     fresh: bool = False,
     progress: ProgressCallback = ignore_progress,
-    evaluator_for: Any = None,
+    evaluator_for: EvaluatorResolver | None = None,
     protected: frozenset[str] = DEFAULT_PROTECTED,
+    on_run: Callable[[str], None] | None = None,
 ) -> EvolutionReport:
     """Run, or resume, one evolution; returns its report (status `failed` with `error` on budget or
-    provider trouble, the run kept for `resume`). `workspace` defaults to the home folder's."""
+    provider trouble, the run kept for `resume`). `workspace` defaults to the home folder's.
+
+    `on_run(run_id)` is called once the run is recorded, before any model call: a caller that answers
+    before the run ends (the MCP server's background runs) learns its id there."""
     from trace2skill.llm import Budget
     from trace2skill.workspace import Workspace
 
     ws = workspace or Workspace.open()
-    opened: dict[str, ChatLLM] = {}
-    analyst_llm = editor_llm = llm
+    opened: dict[str, LLM] = {}
+    analyst_llm: ChatLLM
+    editor_llm: ChatLLM
     try:
         budget = Budget()
-        if llm is None:
+        if llm is not None:
+            analyst_llm = editor_llm = llm
+        else:
             settings, workers = _llm_settings(ws.traces, config, resume)
             analyst_model, editor_model = stage_models(settings)
             priced = _price_settings(settings, config)
@@ -166,11 +184,13 @@ async def evolve_async(
             if config is not None and chosen is not None:  # recorded, so a resume opens the same model
                 config = config.model_copy(update={"model": chosen[0]})
         prepared = prepare_run(ws.traces, ws.skills, config, resume=resume, fresh=fresh)
+        if on_run is not None:
+            on_run(prepared.run_id)
         _limit_budget(budget, ws.traces, prepared.config, prepared.run_id)
         return await run_pipeline(
             ws.traces,
             ws.skills,
-            analyst_llm,  # type: ignore[arg-type]
+            analyst_llm,
             prepared,
             progress=progress,
             resolve_evaluator=evaluator_for,
@@ -179,7 +199,7 @@ async def evolve_async(
         )
     finally:
         for one in opened.values():
-            await one.aclose()  # type: ignore[attr-defined]
+            await one.aclose()
         if workspace is None:
             ws.close()
 
@@ -196,7 +216,9 @@ def resume(run_id: str, **options: Any) -> EvolutionReport:
     return evolve(None, resume=run_id, **options)
 
 
-def estimate(config: EvolutionConfig, *, workspace: Any = None, evaluator_for: Any = None) -> Estimate:
+def estimate(
+    config: EvolutionConfig, *, workspace: Workspace | None = None, evaluator_for: EvaluatorResolver | None = None
+) -> Estimate:
     """Calls, tokens, rounds and cost of a run before spending anything (priced for the model the run would use)."""
     from trace2skill.workspace import Workspace
 

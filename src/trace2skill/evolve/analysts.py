@@ -16,7 +16,7 @@ arrives inside `<run_data>` blocks, which its system prompt says are data, never
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -102,7 +102,7 @@ _REMINDER = (
 _NUDGE = f"Continue with the tools; finish by calling `{SUBMIT}`."
 
 
-def analysis_kind(trajectory: Trajectory) -> str:
+def analysis_kind(trajectory: Trajectory) -> Literal["error", "success"]:
     """'success' for successful runs; every other labelled outcome is analysed as a failure."""
     return "success" if trajectory.outcome.status == "success" else "error"
 
@@ -147,18 +147,17 @@ def _finish(trajectory: Trajectory, analysis: Analysis, *, gate: bool) -> Analys
     )
 
 
-async def _single_call(ctx: RunContext, t: Trajectory, index: int, kind: str) -> Analysis:
+async def _single_call(ctx: RunContext, t: Trajectory, index: int, kind: Literal["error", "success"]) -> Analysis:
     """The one-call analysts: the success analyst, and the error analyst of `analyst="single"` runs."""
-    role, schema = (
-        ("success_analyst", SuccessAnalysisOut) if kind == "success" else ("error_analyst_single", ErrorAnalysisOut)
-    )
+    role = "success_analyst" if kind == "success" else "error_analyst_single"
+    schema: type[SuccessAnalysisOut | ErrorAnalysisOut] = SuccessAnalysisOut if kind == "success" else ErrorAnalysisOut
     message = ChatMessage(role="user", content=quote_run_data(render_full(t)))
     request = ctx.request(role, [message], purpose=f"analyse.{kind}")
     out, _ = await ctx.llm.structured(request, schema)
     raw = Analysis(
         trajectory_id=_tid(t),
         index=index,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         mode="single",
         causes=getattr(out, "causes", []),
         lessons=out.lessons,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 from trace2skill.evolve.analysts import analyse
 from trace2skill.evolve.context import RunContext
@@ -80,13 +81,11 @@ async def run_sequential(
             continue
         patches_total += len(patches)
         if len(patches) > 1:
-            merged = await merge_tree(
-                step_ctx,
-                patches,
-                on_group=lambda level, index, p, extras, s=step: persist.patch(
-                    level, s * 1000 + index, p.model_dump(mode="json")
-                ),
-            )
+
+            def record_group(level: int, index: int, p: Patch, extras: dict[str, Any], s: int = step) -> None:
+                persist.patch(level, s * 1000 + index, p.model_dump(mode="json"))
+
+            merged = await merge_tree(step_ctx, patches, on_group=record_group)
             rounds["merge"] += merged.levels
             levels += merged.levels
             patch = merged.patch

@@ -53,7 +53,10 @@ class Estimate(BaseModel):
     agentic: int = Field(description="failures given the multi-turn error analyst")
     judged: int = Field(default=0, description="agentic analyses checked by the LLM judge (no scorer)")
     calls: dict[str, int]
-    rounds: dict[str, int]
+    rounds: dict[str, int] = Field(
+        description="sequential rounds per stage; `total`: rounds of the whole run with `workers` at once"
+    )
+    workers: int = Field(default=16, description="trajectories analysed at once, as `total` assumes")
     input_tokens: int
     cached_tokens: int
     output_tokens: int
@@ -70,7 +73,9 @@ class Estimate(BaseModel):
             f"{self.judged} of them checked by the LLM judge), "
             f"{self.successes} successes",
             "  calls:  " + ", ".join(f"{k} {v}" for k, v in self.calls.items()) + f" (up to {self.max_calls})",
-            "  rounds: " + ", ".join(f"{k} {v}" for k, v in self.rounds.items()),
+            "  rounds: "
+            + ", ".join(f"{k} {v}" for k, v in self.rounds.items() if k != "total")
+            + (f", total {self.rounds['total']} with {self.workers} workers" if "total" in self.rounds else ""),
             f"  tokens: {self.input_tokens:,} in ({self.cached_tokens:,} expected from the prompt cache), "
             f"{self.output_tokens:,} out",
             f"  cost:   {cost}",
@@ -154,7 +159,7 @@ def estimate_run(
         "propose": 1,
         "merge": len(shape),
         "apply": 2,
-        f"with {config.workers} workers": math.ceil(n / config.workers) * (turns_needed + 1) + len(shape) + 2,
+        "total": math.ceil(n / config.workers) * (turns_needed + 1) + len(shape) + 2,
     }
     total_in, total_cached = sum(inputs.values()), sum(cached.values())
     return Estimate(
@@ -167,6 +172,7 @@ def estimate_run(
         judged=judged,
         calls=calls,
         rounds=rounds,
+        workers=config.workers,
         input_tokens=total_in,
         cached_tokens=total_cached,
         output_tokens=out_tokens,
@@ -204,7 +210,7 @@ def _cost(model: str | None, inp: int, cached: int, out: int, given: tuple[float
     from trace2skill.llm import PriceTable, parse_model
 
     spec = parse_model(model)
-    if spec.provider in ("scripted", "local", "sampling"):
+    if spec.provider in ("local", "sampling"):
         return 0.0
     table = PriceTable.load(Home.resolve().root)
     if given is not None:

@@ -323,7 +323,7 @@ async def merge_tree(
     tasks: list[asyncio.Task[Patch]] = []
     for level, groups in enumerate(shape, 1):
         row = [asyncio.ensure_future(run(level, i, members)) for i, members in enumerate(groups)]
-        ready.append(row)  # type: ignore[arg-type]
+        ready.append([*row])
         tasks += row
     try:
         await asyncio.gather(*tasks)

@@ -12,6 +12,7 @@ in the run's lessons needs a person (`screening`): otherwise the version is stag
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,15 @@ from trace2skill.evolve.merge import MergeResult, merge_tree, tree_shape
 from trace2skill.evolve.progress import ProgressCallback, ProgressEvent, StageCounter, ignore_progress
 from trace2skill.evolve.propose import propose
 from trace2skill.evolve.recorder import RunRecorder, collapse_notes
-from trace2skill.evolve.runs import Persister, config_fingerprint, find_resumable, new_run_id
+from trace2skill.evolve.report import unused_references_note
+from trace2skill.evolve.runs import (
+    RESUMABLE,
+    Persister,
+    config_fingerprint,
+    find_resumable,
+    new_run_id,
+    resume_command,
+)
 from trace2skill.evolve.schemas import Analysis
 from trace2skill.evolve.screening import flagged_evidence, hold_reasons, publishes
 from trace2skill.evolve.select import VersionScope, select_trajectories, version_scope
@@ -44,8 +53,11 @@ from trace2skill.evolve.stages import OutputBudgets, StageLLM
 from trace2skill.models import EvolutionConfig, EvolutionReport, Patch, Skill, Trajectory
 from trace2skill.skills_store import SkillStore, review_changes
 from trace2skill.store import TraceStore
+from trace2skill.store.usage import UsageLog
 
 __all__ = ["PreparedRun", "prepare_run", "run_pipeline", "seen_by_a_person", "stage_of"]
+
+log = logging.getLogger(__name__)
 
 _RESULT_NEUTRAL = ("workers", "budget_usd", "budget_tokens")
 _SPENT = frozenset({"ok", "error"})
@@ -142,8 +154,10 @@ def prepare_run(
     """Find or create the run record: its configuration, trajectory list and base version."""
     if resume is not None:
         run = traces.get_run(resume)
-        if run.get("status") not in ("running", "failed"):
-            raise Conflict(f"run {resume} has status {run.get('status')}; only running or failed runs resume")
+        if run.get("status") not in RESUMABLE:
+            raise Conflict(
+                f"run {resume} has status {run.get('status')}; only running, failed or interrupted runs resume"
+            )
         return _reopen(traces, run, config)
     if config is None:
         raise InvalidInput("an evolution needs a configuration (or a run to resume)")
@@ -348,6 +362,7 @@ async def run_pipeline(
                 base_version = await _draft(traces, skills, drafter, prepared, rec)
             report.base_version = base_version
         base = skills.load(config.skill, base_version)
+        rec.notes += _usage_notes(traces, base)
         ctx = RunContext(run_id, config, llm, base, protected=protected, resolve_evaluator=resolver)
         ctx.editor_llm, ctx.budgets, ctx.evidence = editor, budgets, evidence_of(prepared.trajectories)
         if config.strategy == "sequential":
@@ -370,12 +385,32 @@ async def run_pipeline(
         report.status, report.error = "failed", f"{e} ({hint})"
     except Trace2SkillError as e:
         report.status, report.error = "failed", str(e)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # Ctrl-C, or the caller cancelled: what finished is saved; `evolve --resume` continues it
+        try:
+            await persist.flush()
+        except Exception as e:  # the run record must still say it was interrupted
+            rec.notes.append(f"could not save the last analyses or patches: {e}")
+        report.status = "interrupted"
+        report.error = f"interrupted: resume with `{resume_command(config.skill, run_id)}`"
+        await _close(traces, llms, report, rec, started)
+        raise
     except BaseException as e:
         report.status, report.error = "failed", f"interrupted: {type(e).__name__}: {e}"
         await _close(traces, llms, report, rec, started)
         raise
     await _close(traces, llms, report, rec, started)
     return report
+
+
+def _usage_notes(traces: TraceStore, base: Skill) -> list[str]:
+    """The report's note on references no recorded read opened (`store.usage`); none when nothing is known."""
+    try:
+        note = unused_references_note(UsageLog(traces.db), base)
+    except Exception as e:  # usage is a hint for people: never a reason for a run to fail
+        log.warning("could not read the usage of %s: %s", base.name, e)
+        return []
+    return [note] if note else []
 
 
 async def _draft(traces: TraceStore, skills: SkillStore, llm: ChatLLM, prepared: PreparedRun, rec: RunRecorder) -> int:
@@ -514,8 +549,9 @@ async def _close(
     """Fill in cost and timings from the call logs and record the report with the run."""
     for llm in llms:
         describe = getattr(llm, "price_note", None)
-        if describe is not None:
-            report.prices[f"{llm.provider.name}:{llm.provider.model}"] = describe()  # type: ignore[attr-defined]
+        provider = getattr(llm, "provider", None)
+        if describe is not None and provider is not None:
+            report.prices[f"{provider.name}:{provider.model}"] = describe()
         flush = getattr(llm, "flush", None)
         if flush is None:
             continue

@@ -79,7 +79,9 @@ def render_overview(t: Trajectory) -> str:
     budget = OVERVIEW_CHARS - sum(len(x) + 1 for x in lines)
     if sum(len(p) + 1 for p in previews) > budget:
         # Keep the beginning and the end, where failures usually show, and elide the middle.
-        head, tail, used = [], [], 0
+        head: list[str] = []
+        tail: list[str] = []
+        used = 0
         for a, b in zip(previews, reversed(previews), strict=False):
             if used + len(a) + len(b) + 2 > budget - 100 or len(head) + len(tail) >= len(previews):
                 break

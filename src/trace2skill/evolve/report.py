@@ -5,9 +5,10 @@ The JSON form is `EvolutionReport.model_dump_json()`; this module renders the Ma
 
 from __future__ import annotations
 
-from trace2skill.models import EvolutionReport
+from trace2skill.models import EvolutionReport, Skill
+from trace2skill.store.usage import UsageLog
 
-__all__ = ["render_markdown", "support_line"]
+__all__ = ["render_markdown", "support_line", "unused_references_note"]
 
 _IDS_SHOWN = 8
 _DIFF_LINES = 400
@@ -20,6 +21,24 @@ def support_line(support: list[str]) -> str:
     more = f" and {len(support) - _IDS_SHOWN} more" if len(support) > _IDS_SHOWN else ""
     noun = "trajectory" if len(support) == 1 else "trajectories"
     return f"{len(support)} {noun}: {shown}{more}" if support else "no recorded support"
+
+
+def unused_references_note(usage: UsageLog, skill: Skill) -> str | None:
+    """`Unused references: …` naming the skill's references/ files that no recorded read ever opened (in any
+    version), or None when there are none or no read of the skill was recorded at all (nothing is known)."""
+    references = sorted(f.path for f in skill.files if f.path.startswith("references/"))
+    if not references or not usage.has_reads(skill.name):
+        return None
+    read = usage.read_paths(skill.name)
+    unused = [path for path in references if path not in read]
+    if not unused:
+        return None
+    more = f" and {len(unused) - _IDS_SHOWN} more" if len(unused) > _IDS_SHOWN else ""
+    shown = ", ".join(unused[:_IDS_SHOWN]) + more
+    return (
+        f"Unused references: no recorded read of {skill.name} ever opened {shown} "
+        f"(`trace2skill skills usage {skill.name}`)"
+    )
 
 
 def _money(usd: float) -> str:

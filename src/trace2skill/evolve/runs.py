@@ -2,7 +2,7 @@
 
 Resume rule (documented for users): `evolve --resume RUN` continues that run with its recorded
 configuration and trajectory list. Without `--resume`, the newest unfinished run of the same skill
-(status `running` or `failed`) is resumed automatically when its fingerprint matches: the same
+(status `running`, `failed` or `interrupted`) is resumed automatically when its fingerprint matches: the same
 configuration (all settings except workers and budgets, which do not change results) and the same
 base version of the skill. `--fresh` always starts a new run. A resumed run keeps the trajectory
 list it started with; trajectories recorded since then feed the next run.
@@ -18,14 +18,22 @@ from typing import Any
 from trace2skill.models import EvolutionConfig
 from trace2skill.store import TraceStore, new_id, write_transaction
 
-__all__ = ["RESUMABLE", "Persister", "config_fingerprint", "find_resumable", "new_run_id"]
+__all__ = ["RESUMABLE", "Persister", "config_fingerprint", "find_resumable", "new_run_id", "resume_command"]
 
-RESUMABLE = frozenset({"running", "failed"})
+RESUMABLE = frozenset({"running", "failed", "interrupted"})
+"""Statuses of a run whose saved work `evolve --resume` (or the same command again) continues.
+
+`interrupted`: stopped by Ctrl-C or a cancellation, with everything finished so far saved."""
 _NOT_RESULT_CHANGING = {"workers", "budget_usd", "budget_tokens", "price", "replace_existing"}
 
 
 def new_run_id() -> str:
     return new_id("r_")
+
+
+def resume_command(skill: str, run_id: str) -> str:
+    """The exact command that continues a run."""
+    return f"trace2skill evolve {skill} --resume {run_id}"
 
 
 def config_fingerprint(config: EvolutionConfig, base_version: int | None) -> str:

@@ -86,7 +86,7 @@ class EditOut(BaseModel):
         data = {k: (v if v != "" else None) for k, v in self.model_dump(exclude={"sources"}).items()}
         data["file"] = self.file
         data["op"] = self.op
-        return Edit(**data)
+        return Edit.model_validate(data)
 
 
 class PatchOut(BaseModel):

@@ -18,6 +18,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from trace2skill.errors import InvalidInput
 from trace2skill.models import EvolutionConfig, Trajectory
@@ -109,7 +110,7 @@ def outcome_statuses(config: EvolutionConfig) -> tuple[str, ...]:
     return tuple(config.outcome)
 
 
-def _filters(config: EvolutionConfig, statuses: tuple[str, ...]) -> dict[str, object]:
+def _filters(config: EvolutionConfig, statuses: tuple[str, ...]) -> dict[str, Any]:
     return {
         "skill": config.skill,
         "outcome": list(statuses),
@@ -122,7 +123,7 @@ def _filters(config: EvolutionConfig, statuses: tuple[str, ...]) -> dict[str, ob
 def count_matching(store: TraceStore, config: EvolutionConfig, scope: VersionScope | None = None) -> int:
     """How many stored trajectories the run's filters match, before the cap."""
     filters = _filters(config, outcome_statuses(config))
-    return store.count(**filters, skill_version=(scope or VersionScope()).store_filter())  # type: ignore[arg-type]
+    return store.count(**filters, skill_version=(scope or VersionScope()).store_filter())
 
 
 def _chosen_ids(store: TraceStore, config: EvolutionConfig, statuses: tuple[str, ...]) -> list[Trajectory]:
@@ -181,20 +182,20 @@ def select_trajectories(store: TraceStore, config: EvolutionConfig, scope: Versi
             )
         return _selection(chosen, notes)
     filters = _filters(config, statuses)
-    matching = store.count_by_version(**filters)  # type: ignore[arg-type]
+    matching = store.count_by_version(**filters)
     left_out = {v: n for v, n in matching.items() if not scope.admits(v)}
     scoped = {**filters, "skill_version": scope.store_filter()}
     if config.limit is not None:
         balance = config.balance and any(s in FAILURE_STATUSES for s in statuses) and "success" in statuses
-        found = store.sample(config.limit, seed=config.seed, balance=balance, **scoped)  # type: ignore[arg-type]
+        found = store.sample(config.limit, seed=config.seed, balance=balance, **scoped)
     else:
-        found = store.filter(limit=None, **scoped)  # type: ignore[arg-type]
+        found = store.filter(limit=None, **scoped)
     chosen = [t for t in found if t.outcome.status in statuses]
     if not chosen:
         where = f"skill {config.skill!r}" + (f" with tags {', '.join(config.tags)}" if config.tags else "")
         if scope.version is not None:
             where += f" made with its base version v{scope.version}"
-        others = (
+        hint = (
             f"; {sum(left_out.values())} runs of other versions match ({_describe_versions(left_out)}): "
             "add --any-version to learn from them"
             if left_out
@@ -203,7 +204,7 @@ def select_trajectories(store: TraceStore, config: EvolutionConfig, scope: Versi
         raise InvalidInput(
             f"no trajectories to learn from: none of {where} has outcome {' or '.join(statuses)}"
             + (" in the chosen time window" if config.since or config.until else "")
-            + others
+            + hint
         )
     notes = [_create_note(config, chosen)] if config.mode == "create" else []
     if left_out:

@@ -124,8 +124,8 @@ def _split(value: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None, di
                     raise ValueError(f"cassette body is neither JSON nor an event stream: {e.msg}") from None
         value = body if isinstance(body, dict) else {}
     if isinstance(value.get("request"), dict) or isinstance(value.get("response"), dict):
-        request = value.get("request") if isinstance(value.get("request"), dict) else None
-        response = value.get("response") if isinstance(value.get("response"), dict) else None
+        request = value["request"] if isinstance(value.get("request"), dict) else None
+        response = value["response"] if isinstance(value.get("response"), dict) else None
         if response is not None and "body" in response and "content" not in response:
             _, response, more = _split(response)
             extra.update(more)

@@ -121,7 +121,7 @@ def _convert(doc: dict[str, Any], source: str, path: Path) -> Draft:
             messages.append(message("tool", results, stamp))
         if feedback:
             messages.append(message("user", feedback, stamp))
-    agent = doc.get("agent") if isinstance(doc.get("agent"), dict) else {}
+    agent = doc["agent"] if isinstance(doc.get("agent"), dict) else {}
     metadata: dict[str, Any] = {"source_format": FORMAT, "file": str(path), "schema_version": doc["schema_version"]}
     for src, dst in (("name", "agent"), ("version", "agent_version"), ("model_name", "model")):
         if isinstance(agent.get(src), str):

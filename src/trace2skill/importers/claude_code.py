@@ -157,11 +157,11 @@ def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | R
     redactor = options.redactor if options else None
     builders = {key: _Builder(plans[key].cap, redactor) for key in groups}
     for source, number, record in _records(path):
-        key = wanted.get(number)
-        if key is None or not isinstance(record, dict):
+        owner = wanted.get(number)
+        if owner is None or not isinstance(record, dict):
             continue
         try:
-            builders[key].add(record)
+            builders[owner].add(record)
         except _BadRecord as e:
             yield RecordError(source, str(e))
         except SHAPE_ERRORS as e:
@@ -449,7 +449,7 @@ class _Builder:
         if self.redactor is None:
             cut = truncate_text(text, limit)
         else:  # redact what is kept before cutting: no half secret survives a cut
-            redactor, scratch = self.redactor, Counter()
+            redactor, scratch = self.redactor, Counter[str]()
             cut = truncate_text(text, limit, lambda piece: redactor.text(piece, scratch))
             # count what the stored text lost, not what the scanned margins held
             found = Counter(_REDACTED_RE.findall(cut))
@@ -572,7 +572,7 @@ def _user_text(text: str) -> str | None:
 
 
 def _image_note(block: dict[str, Any]) -> str:
-    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    source = block["source"] if isinstance(block.get("source"), dict) else {}
     media = source.get("media_type") or block.get("type")
     size = len(source.get("data") or "") if isinstance(source.get("data"), str) else 0
     return f"[{block.get('type', 'image')} omitted by trace2skill import: {media}, {size:,} base64 characters]"

@@ -16,11 +16,12 @@ from trace2skill.errors import InvalidInput
 from trace2skill.importers.atif import is_atif
 from trace2skill.importers.common import SHAPE_ERRORS, load_json_line, read_lines
 from trace2skill.importers.jsonstream import JsonStreamError, iter_json, peek
+from trace2skill.importers.native import looks_native
 from trace2skill.importers.otel import looks_like_attributes
 
 __all__ = ["FORMATS", "UnsupportedFormat", "detect_format", "detect_value"]
 
-FORMATS = ("claude-code", "openai-chat", "openai-responses", "anthropic-messages", "otel", "atif")
+FORMATS = ("claude-code", "openai-chat", "openai-responses", "anthropic-messages", "otel", "atif", "trace2skill")
 
 _RESPONSES_ITEMS = {
     "function_call",
@@ -120,6 +121,8 @@ def _detect_value(value: Any, *, line: bool = False, element: bool = False) -> s
         return detect_value(value[0], element=True) if value else None
     if not isinstance(value, dict):
         return None
+    if looks_native(value):
+        return "trace2skill"
     kind = value.get("type")
     if "payload" in value and kind in ("session_meta", "response_item", "event_msg", "turn_context", "compacted"):
         return "openai-responses"
@@ -192,7 +195,7 @@ def _responses_content(content: Any) -> bool:
 
 def _anthropic_messages(request: dict[str, Any]) -> bool:
     """Anthropic and Chat request bodies look alike; decide on blocks, roles and the system field."""
-    messages = request.get("messages") if isinstance(request.get("messages"), list) else []
+    messages = request["messages"] if isinstance(request.get("messages"), list) else []
     for msg in messages:
         if not isinstance(msg, dict):
             continue

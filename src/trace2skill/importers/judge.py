@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 from pydantic import BaseModel, Field
@@ -33,6 +33,9 @@ from trace2skill.models import (
     Trajectory,
 )
 from trace2skill.untrusted import RUN_DATA_RULE, quote_run_data
+
+if TYPE_CHECKING:
+    from trace2skill.evolve.repair import StructuredLLM
 
 __all__ = ["JUDGE_SYSTEM", "Verdict", "judge_many", "judge_trajectory", "render_for_judge"]
 
@@ -95,7 +98,7 @@ def render_for_judge(t: Trajectory, budget_chars: int = 60_000, part_chars: int 
     return "\n\n".join(sections)
 
 
-async def judge_trajectory(llm: Any, t: Trajectory, model: str) -> OutcomeModel:
+async def judge_trajectory(llm: StructuredLLM, t: Trajectory, model: str) -> OutcomeModel:
     """One verdict as an Outcome with `judged_by = model:<model>`; raises ProviderError on failure."""
     request = ChatRequest(
         system=JUDGE_SYSTEM,
@@ -115,7 +118,7 @@ async def judge_trajectory(llm: Any, t: Trajectory, model: str) -> OutcomeModel:
 
 
 async def judge_many(
-    llm: Any,
+    llm: StructuredLLM,
     trajectories: Iterable[Trajectory],
     model: str,
     *,

@@ -122,7 +122,7 @@ def _from_record(value: Any, source: str, path: Path) -> Iterator[Draft | Record
         yield RecordError(source, f"expected an object with messages, got {type(value).__name__}")
         return
     raw = value.get("traj") if "traj" in value else value.get("messages")
-    request = value.get("request") if isinstance(value.get("request"), dict) else None
+    request = value["request"] if isinstance(value.get("request"), dict) else None
     if raw is None and request is not None:
         raw = request.get("messages")
     if raw is None and isinstance(value.get("choices"), list):
@@ -131,7 +131,7 @@ def _from_record(value: Any, source: str, path: Path) -> Iterator[Draft | Record
         yield RecordError(source, "no 'messages' (or tau-bench 'traj') list in this record")
         return
     items = list(raw)
-    response = value.get("response") if isinstance(value.get("response"), dict) else value
+    response = value["response"] if isinstance(value.get("response"), dict) else value
     for choice in (response.get("choices") or [])[:1] if isinstance(response.get("choices"), list) else []:
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             items.append({"role": "assistant", **choice["message"]})
@@ -254,7 +254,7 @@ def _tau_bench(draft: Draft, record: dict[str, Any]) -> None:
     for key in ("task_id", "trial"):
         if key in record:
             meta[key] = record[key]
-    info = record.get("info") if isinstance(record.get("info"), dict) else {}
+    info = record["info"] if isinstance(record.get("info"), dict) else {}
     if isinstance(info.get("user_cost"), int | float):
         meta["user_cost"] = info["user_cost"]
     reward_info = info.get("reward_info")
@@ -269,7 +269,7 @@ def _tau_bench(draft: Draft, record: dict[str, Any]) -> None:
 
 
 def _mini_swe_agent(draft: Draft, record: dict[str, Any]) -> None:
-    info = record.get("info") if isinstance(record.get("info"), dict) else {}
+    info = record["info"] if isinstance(record.get("info"), dict) else {}
     fmt = record.get("trajectory_format")
     draft.metadata["agent"] = fmt.rsplit("-", 1)[0] if isinstance(fmt, str) and fmt else "unknown"
     if fmt:

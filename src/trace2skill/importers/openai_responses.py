@@ -241,8 +241,8 @@ def _read_document(value: Any, path: Path) -> Iterator[Draft | RecordError]:
         return
     converter = ItemConverter()
     meta: dict[str, Any] = {}
-    request = value.get("request") if isinstance(value.get("request"), dict) else value
-    response = value.get("response") if isinstance(value.get("response"), dict) else value
+    request = value["request"] if isinstance(value.get("request"), dict) else value
+    response = value["response"] if isinstance(value.get("response"), dict) else value
     if isinstance(request.get("instructions"), str) and request["instructions"].strip():
         converter.item({"type": "message", "role": "system", "content": request["instructions"]})
     inputs = request.get("input")

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from trace2skill.errors import InvalidInput
-from trace2skill.importers import anthropic_messages, atif, claude_code, openai_chat, openai_responses, otel
+from trace2skill.importers import anthropic_messages, atif, claude_code, native, openai_chat, openai_responses, otel
 from trace2skill.importers.common import (
     RECORD_DEPTH,
     SHAPE_ERRORS,
@@ -31,7 +31,7 @@ from trace2skill.importers.common import (
 )
 from trace2skill.importers.detect import FORMATS, UnsupportedFormat, detect_format
 from trace2skill.importers.limits import fit_to_limits
-from trace2skill.importers.redact import RedactionConfig, Redactor, redact_dict
+from trace2skill.importers.redact import RedactionConfig, Redactor, redact_dict, redact_trajectory
 from trace2skill.models import SKILL_NAME_RE, Trajectory, describe_validation_error, json_too_deep
 
 __all__ = [
@@ -75,6 +75,10 @@ ALIASES = {
     "opentelemetry": "otel",
     "openinference": "otel",
     "harbor": "atif",
+    "jsonl": native.FORMAT,
+    "trace2skill-jsonl": native.FORMAT,
+    "native": native.FORMAT,
+    "export": native.FORMAT,
 }
 _SUFFIXES = (".jsonl", ".json", ".traj")
 MAX_KEPT_ERRORS = 1000
@@ -84,7 +88,7 @@ _VOLATILE_METADATA = frozenset({"file", "redactions", "truncated"})
 def normalize_format(name: str) -> str:
     """The canonical format name, or 'auto'; InvalidInput naming the choices otherwise."""
     key = name.strip().lower()
-    if key == "auto" or key in READERS:
+    if key == "auto" or key in READERS or key == native.FORMAT:
         return key
     if key in ALIASES:
         return ALIASES[key]
@@ -144,7 +148,7 @@ class ImportSummary:
             if item.format:
                 self.formats[item.format] += 1
             counts = item.trajectory.metadata.get("redactions")
-            if isinstance(counts, dict):
+            if isinstance(counts, dict) and item.redactions:  # a re-imported export carries its old counts
                 self.redactions.update({k: v for k, v in counts.items() if isinstance(v, int)})
 
     def as_dict(self) -> dict[str, Any]:
@@ -204,6 +208,9 @@ def import_file(
         except RecursionError:
             yield ImportItem(source=str(path), format=None, error=f"nested deeper than {RECORD_DEPTH} levels")
             return
+    if fmt == native.FORMAT:
+        yield from _native_items(path, skill=skill, outcome=outcome, tags=list(tags), redactor=redactor)
+        return
     options = ImportOptions(skill=skill, redactor=redactor)
     tag_list = list(tags)
     try:
@@ -218,6 +225,37 @@ def import_file(
         )
     except SHAPE_ERRORS as e:  # a shape no per-record guard caught: the file stops here, what came before stays
         yield ImportItem(source=str(path), format=fmt, error=shape_error(str(path), e).message + "; nothing more read")
+
+
+def _native_items(
+    path: Path, *, skill: str | None, outcome: str | None, tags: list[str], redactor: Redactor | None
+) -> Iterator[ImportItem]:
+    """Our own trajectories: validated as they are (id and time kept), then the options and redaction applied."""
+    for result in native.read(path):
+        if isinstance(result, RecordError):
+            yield ImportItem(source=result.source, format=native.FORMAT, error=result.message)
+            continue
+        source, trajectory = result
+        update: dict[str, Any] = {}
+        if trajectory.id is None:  # as for other formats: the same record, the same id, so a re-import updates
+            content = json.dumps([trajectory.task, trajectory.model_dump(mode="json")["messages"]], sort_keys=True)
+            update["id"] = stable_id(native.FORMAT, hashlib.sha256(content.encode("utf-8")).hexdigest()[:32])
+        if skill and skill != trajectory.skill:
+            update.update(skill=skill, skill_version=None)
+        if outcome:
+            update["outcome"] = {"status": outcome, "judged_by": "human"}
+        if tags:
+            update["tags"] = list(dict.fromkeys([*trajectory.tags, *tags]))
+        if update:
+            try:
+                trajectory = Trajectory.model_validate({**trajectory.model_dump(), **update})
+            except ValidationError as e:
+                yield ImportItem(source=source, format=native.FORMAT, error=describe_validation_error(e))
+                continue
+        redactions = 0
+        if redactor is not None:
+            trajectory, redactions = redact_trajectory(trajectory, redactor)
+        yield ImportItem(source=source, format=native.FORMAT, trajectory=trajectory, redactions=redactions)
 
 
 def finish(

@@ -108,23 +108,23 @@ def _indent(text: str | None) -> int | str:
     return 2
 
 
-def _write(path: Path, data: dict[str, Any], original: str | None) -> Path | None:
+def _write(path: Path, data: dict[str, Any], original: str | None, backup: bool = True) -> Path | None:
     rendered = json.dumps(data, indent=_indent(original), ensure_ascii=False)
     if original is None or original.endswith("\n"):
         rendered += "\n"
     if rendered == original:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    backup = None
-    if original is not None:
-        backup = path.with_name(path.name + ".bak")
-        shutil.copy2(path, backup)
+    saved = None
+    if original is not None and backup:
+        saved = path.with_name(path.name + ".bak")
+        shutil.copy2(path, saved)
     tmp = path.with_name(path.name + ".trace2skill.tmp")
     tmp.write_text(rendered, encoding="utf-8")
     if path.exists():
         shutil.copymode(path, tmp)
     os.replace(tmp, path)
-    return backup
+    return saved
 
 
 def _strip_ours(hooks: dict[str, Any], events: tuple[str, ...] | None = None) -> None:
@@ -150,8 +150,12 @@ def _strip_ours(hooks: dict[str, Any], events: tuple[str, ...] | None = None) ->
             del hooks[event]
 
 
-def install(path: Path, home: Path, events: tuple[str, ...] = EVENTS, python: str | None = None) -> HookChange:
-    """Add (or refresh) our hook for `events` in the settings file at `path`; idempotent."""
+def install(
+    path: Path, home: Path, events: tuple[str, ...] = EVENTS, python: str | None = None, *, backup: bool = True
+) -> HookChange:
+    """Add (or refresh) our hook for `events` in the settings file at `path`; idempotent.
+
+    `backup=False` writes no `settings.json.bak` (`trace2skill setup` keeps its own record to undo)."""
     unknown = [e for e in events if e not in EVENTS]
     if unknown:
         raise InvalidInput(f"unsupported hook event(s) {unknown}; choose from {', '.join(EVENTS)}")
@@ -167,11 +171,11 @@ def install(path: Path, home: Path, events: tuple[str, ...] = EVENTS, python: st
     for event in events:
         handler = {"type": "command", "command": command, "timeout": TIMEOUTS[event]}
         hooks.setdefault(event, []).append({"hooks": [handler]})
-    backup = _write(path, data, original)
-    return HookChange(path, True, list(events), backup)
+    saved = _write(path, data, original, backup)
+    return HookChange(path, True, list(events), saved)
 
 
-def uninstall(path: Path) -> HookChange:
+def uninstall(path: Path, *, backup: bool = True) -> HookChange:
     """Remove every handler of ours from the settings file; other settings and hooks stay."""
     data, original = _load(path)
     hooks = data.get("hooks")
@@ -184,8 +188,8 @@ def uninstall(path: Path) -> HookChange:
     _strip_ours(hooks)
     if not hooks:
         del data["hooks"]
-    backup = _write(path, data, original)
-    return HookChange(path, True, removed, backup)
+    saved = _write(path, data, original, backup)
+    return HookChange(path, True, removed, saved)
 
 
 def _handlers(hooks: dict[str, Any], event: str) -> Any:

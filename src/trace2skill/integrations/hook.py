@@ -71,10 +71,10 @@ def spawn_worker(home: Path, transcript: Path, session: str | None) -> int:
         "close_fds": True,
         "cwd": str(home) if home.is_dir() else None,
     }
-    if os.name == "posix":
+    if sys.platform == "win32":  # pragma: no cover - Windows
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
+    else:
         kwargs["start_new_session"] = True
-    else:  # pragma: no cover - Windows
-        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "DETACHED_PROCESS", 0)
     return subprocess.Popen(args, **kwargs).pid
 
 

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from trace2skill.errors import Conflict, NotFound
 from trace2skill.models import ReasoningPart, TextPart, ToolCallPart, ToolResultPart, Trajectory
+
+if TYPE_CHECKING:
+    from trace2skill.store import TraceStore
 
 __all__ = ["BATCH_BYTES", "StoreCounts", "approx_size", "store_trajectories"]
 
@@ -82,7 +85,7 @@ def carry_over(old: Trajectory, new: Trajectory) -> Trajectory:
     return new.model_copy(update=update)
 
 
-def store_trajectories(store: Any, trajectories: Iterable[Trajectory], batch_size: int = 200) -> StoreCounts:
+def store_trajectories(store: TraceStore, trajectories: Iterable[Trajectory], batch_size: int = 200) -> StoreCounts:
     """Add, replace or skip each trajectory (see the module docstring).
 
     Written in batches of `batch_size` runs or `BATCH_BYTES` of text, whichever comes first.
@@ -97,16 +100,16 @@ def store_trajectories(store: Any, trajectories: Iterable[Trajectory], batch_siz
             else:
                 latest[t.id] = t
         replaced: set[str] = set()
-        for t in latest.values():
+        for tid, t in latest.items():
             verdict = _against_stored(store, t)
             if verdict is None:
                 fresh.append(t)
             elif verdict == "unchanged":
                 counts.unchanged += 1
-                counts.ids.append(t.id)  # type: ignore[arg-type]
+                counts.ids.append(tid)
             else:
-                fresh.append(verdict)  # type: ignore[arg-type]
-                replaced.add(t.id)  # type: ignore[arg-type]
+                fresh.append(verdict)
+                replaced.add(tid)
         if not fresh:
             continue
         try:
@@ -120,8 +123,10 @@ def store_trajectories(store: Any, trajectories: Iterable[Trajectory], batch_siz
     return counts
 
 
-def _against_stored(store: Any, new: Trajectory) -> Trajectory | str | None:
+def _against_stored(store: TraceStore, new: Trajectory) -> Trajectory | Literal["unchanged"] | None:
     """None when the id is free; 'unchanged'; or the trajectory to store in place of the old (deleted) one."""
+    if new.id is None:  # the store gives it a fresh id
+        return None
     try:
         old = store.get(new.id)
     except NotFound:
@@ -133,18 +138,20 @@ def _against_stored(store: Any, new: Trajectory) -> Trajectory | str | None:
     return merged
 
 
-def _add_one(store: Any, t: Trajectory, replaced: set[str], counts: StoreCounts) -> str:
+def _add_one(store: TraceStore, t: Trajectory, replaced: set[str], counts: StoreCounts) -> str:
     was_replaced = t.id in replaced
     for _ in range(3):
         try:
             ident = store.add(t)
         except Conflict:
+            if t.id is None:  # only a run with its own id can collide with a stored one
+                raise
             verdict = _against_stored(store, t)
             if verdict == "unchanged":
                 counts.unchanged += 1
-                return t.id  # type: ignore[return-value]
+                return t.id
             if verdict is not None:
-                t, was_replaced = verdict, True  # type: ignore[assignment]
+                t, was_replaced = verdict, True
             continue
         if was_replaced:
             counts.replaced += 1

@@ -19,7 +19,6 @@ from trace2skill.llm.prices import Price, PriceTable
 from trace2skill.llm.provider import Provider, RetryableError
 from trace2skill.llm.retry import RetryPolicy
 from trace2skill.llm.sampling import SamplingProvider
-from trace2skill.llm.scripted import ScriptedProvider
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall, ToolSpec, Usage
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "RetryPolicy",
     "RetryableError",
     "SamplingProvider",
-    "ScriptedProvider",
     "ToolCall",
     "ToolSpec",
     "Usage",

@@ -81,7 +81,7 @@ class LLM:
         self.retry = retry
         self.budget = budget
         self._owns_cache = cache is not None and not isinstance(cache, ResponseCache)
-        self.cache = ResponseCache(cache) if self._owns_cache else cache  # type: ignore[arg-type]
+        self.cache = cache if cache is None or isinstance(cache, ResponseCache) else ResponseCache(cache)
         self._log = CallLogBuffer(call_log, flush_every) if call_log is not None else None
         if isinstance(prices, PriceTable):
             self.prices = prices

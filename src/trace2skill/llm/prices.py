@@ -211,8 +211,8 @@ def _price(key: str, value: Any, origin: str) -> Price:
         if number is not None and (not math.isfinite(number) or number < 0):
             raise InvalidInput(f"price for {key!r}: {name} must be a finite number of dollars, 0 or more")
     return Price(
-        input=numbers["input"],  # type: ignore[arg-type]
-        output=numbers["output"],  # type: ignore[arg-type]
+        input=numbers["input"],
+        output=numbers["output"],
         cached_input=numbers["cached_input"],
         cache_write=numbers["cache_write"],
         source=origin,

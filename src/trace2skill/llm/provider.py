@@ -154,7 +154,7 @@ class Provider(ABC):
     name: str = "provider"
     model: str = ""
     default_concurrency: int = 8
-    free: bool = False  # True for local/scripted/sampling: no price warning for an unknown model
+    free: bool = False  # True for local/sampling (and tests' doubles): no price warning for an unknown model
 
     @property
     def identity(self) -> str:

@@ -1,7 +1,7 @@
 """The provider-neutral shapes of one LLM call.
 
 Every provider (Anthropic, OpenAI and compatible endpoints, a local llama.cpp model, MCP sampling,
-the scripted provider for tests) takes a `ChatRequest` and returns a `ChatResponse`. Nothing here
+and the tests' scripted double) takes a `ChatRequest` and returns a `ChatResponse`. Nothing here
 knows what a skill is.
 
 Prompt layout for provider-side prefix caching: `system` holds the shared, byte-identical prefix

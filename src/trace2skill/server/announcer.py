@@ -4,7 +4,7 @@ Every client is told `resources: {listChanged: true, subscribe: true}`, so:
 
 - `resources/updated` reaches only the clients that subscribed to that URI: 2026-07-28 clients
   through `subscriptions/listen` (the SDK's bus filters by URI), 2025-era clients through
-  `resources/subscribe`, which this module serves because mcp 2.3's MCPServer does not.
+  `resources/subscribe`, which this module serves (in a middleware) because mcp 2.3's MCPServer does not.
 - `resources/list_changed` reaches every 2025-era session and every listen stream that asked for
   it, at most once per `interval`: changes inside the interval go out as one at its end, so a burst
   of recorded runs costs each client one refresh instead of one per run.
@@ -21,15 +21,16 @@ import anyio
 import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, SubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+from trace2skill.models import describe_validation_error
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
-    from mcp.server.lowlevel.server import Server
 
 __all__ = ["MAX_SUBSCRIPTIONS", "Announcer", "install_subscriptions"]
 
@@ -114,11 +115,16 @@ class Announcer:
 
 
 def _connection_of(session: ServerSession) -> Connection:
-    """The connection behind a request's session.
+    """The connection behind a request's session: the one private attribute this module reads.
 
-    mcp 2.3 hands request handlers a per-request ServerSession; the Connection it wraps (one per
-    client: the standalone channel, the exit stack that runs when the client goes) has no public
-    accessor yet, because the SDK's own `Context.connection` is not built by its runner.
+    mcp 2.3 builds a new ServerSession for every inbound message, so the session cannot be the key
+    (the SDK's migration guide says so). What is stable per client, and what says when the client
+    has gone, is the Connection the sessions share (its `exit_stack` unwinds when the client goes),
+    and mcp 2.3 has no public way to reach it from a request: `Context.connection` exists, but the
+    runner never builds that Context ("a public way to reach it ... is planned", migration guide).
+    No public signal replaces it: a notification to a closed connection is dropped silently
+    (fire-and-forget), so a dead session cannot be found by sending to it, and the `mcp-session-id`
+    header the guide suggests exists only on HTTP and never says when a session ended.
     """
     return session._connection  # pyright: ignore[reportPrivateUsage]
 
@@ -130,50 +136,62 @@ def _announcer(ctx: ServerRequestContext[Any, Any]) -> Announcer:
     return announcer
 
 
-async def _subscribe(ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams) -> types.EmptyResult:
-    _announcer(ctx).subscribe(_connection_of(ctx.session), str(params.uri))
-    return types.EmptyResult()
+_SUBSCRIBE, _UNSUBSCRIBE = "resources/subscribe", "resources/unsubscribe"
 
 
-async def _unsubscribe(
-    ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams
-) -> types.EmptyResult:
-    _announcer(ctx).unsubscribe(_connection_of(ctx.session), str(params.uri))
-    return types.EmptyResult()
+def _subscription(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
+    """Serve `resources/subscribe` or `resources/unsubscribe`: the wire form of an empty result."""
+    params = types.SubscribeRequestParams if ctx.method == _SUBSCRIBE else types.UnsubscribeRequestParams
+    try:
+        uri = str(params.model_validate(ctx.params or {}, by_name=False).uri)
+    except ValidationError as e:
+        raise MCPError(types.INVALID_PARAMS, f"{ctx.method}: {describe_validation_error(e)}") from None
+    announcer, connection = _announcer(ctx), _connection_of(ctx.session)
+    if ctx.method == _SUBSCRIBE:
+        announcer.subscribe(connection, uri)
+    else:
+        announcer.unsubscribe(connection, uri)
+    return {}
 
 
-async def _track_sessions(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-    """Middleware: every 2025-era session that sends a request gets list changes from then on."""
+def _declaring_subscriptions(result: HandlerResult) -> HandlerResult:
+    """The `initialize` result, declaring `resources: {subscribe: true, listChanged: true}`.
+
+    The low-level server derives `subscribe` from a registered `resources/subscribe` handler and
+    `listChanged` from NotificationOptions that every transport leaves out (SDK TODO L53); this
+    middleware answers the one and sends the other, so it says so itself. 2026-07-28 discovery
+    derives both from `subscriptions/listen`, which MCPServer serves, and needs nothing.
+    """
+    if not isinstance(result, dict):
+        return result
+    capabilities = result.get("capabilities")
+    if not isinstance(capabilities, dict) or not isinstance(capabilities.get("resources"), dict):
+        return result
+    resources = {**capabilities["resources"], "subscribe": True, "listChanged": True}
+    return {**result, "capabilities": {**capabilities, "resources": resources}}
+
+
+async def _subscriptions(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Middleware: 2025-era subscriptions served, and every 2025-era session that sends a request tracked."""
+    if ctx.method == "initialize":
+        return _declaring_subscriptions(await call_next(ctx))
+    if ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
+        return await call_next(ctx)  # 2026-07-28 has no resources/subscribe: the SDK answers -32601
+    if ctx.request_id is not None and ctx.method in (_SUBSCRIBE, _UNSUBSCRIBE):
+        return _subscription(ctx)
     announcer = getattr(ctx.lifespan_context, "announcer", None)
-    if isinstance(announcer, Announcer) and ctx.session.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
+    if isinstance(announcer, Announcer):
         announcer.track(_connection_of(ctx.session))
     return await call_next(ctx)
-
-
-def _declare_list_changed(low: Server[Any]) -> None:
-    """Make the handshake declare `resources.listChanged`.
-
-    The low-level server reads it from the NotificationOptions given to
-    `create_initialization_options`, which every transport calls without any (SDK TODO L53);
-    2026-07-28 discovery derives the flags from `subscriptions/listen` and needs nothing.
-    """
-    plain = low.create_initialization_options
-
-    def with_list_changed(notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any) -> Any:
-        return plain(notification_options or NotificationOptions(resources_changed=True), *args, **kwargs)
-
-    low.create_initialization_options = with_list_changed  # type: ignore[method-assign]
 
 
 def install_subscriptions(server: MCPServer[Any]) -> None:
     """Serve `resources/subscribe` and `resources/unsubscribe`, track 2025-era sessions, and declare both.
 
-    MCPServer registers neither handler and exposes no seam for one: its low-level server is
-    reachable only as `_lowlevel_server` (the SDK's in-memory transport reaches it the same way).
-    A registered subscribe handler is what makes the handshake declare `subscribe: true`.
+    All through the server's public middleware list: MCPServer registers neither subscription
+    handler and offers no public way to register one (its low-level server is private; the SDK's
+    migration guide suggests reaching into it until "a public way ... is planned"). A middleware
+    may answer a request itself (the SDK's middleware guide: "Answer"), and it wraps `initialize`,
+    whose result it completes with the capabilities it serves.
     """
-    low: Server[Any] = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
-    low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, _subscribe)
-    low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, _unsubscribe)
-    _declare_list_changed(low)
-    server.middleware.append(_track_sessions)
+    server.middleware.append(_subscriptions)

@@ -122,5 +122,9 @@ def uvicorn_server(endpoint: HttpEndpoint, log_level: str = "warning") -> uvicor
 
 
 async def serve_http(endpoint: HttpEndpoint, log_level: str = "warning") -> None:
-    """Serve until cancelled (or until uvicorn is told to exit)."""
-    await uvicorn_server(endpoint, log_level).serve(sockets=[endpoint.sock])
+    """Serve until cancelled (or until uvicorn is told to exit); then stop the background evolutions, each
+    recorded `interrupted` so that it resumes (`Trace2SkillServer.shutdown`)."""
+    try:
+        await uvicorn_server(endpoint, log_level).serve(sockets=[endpoint.sock])
+    finally:
+        await endpoint.server.shutdown()

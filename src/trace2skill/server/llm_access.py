@@ -25,6 +25,7 @@ from trace2skill.llm import parse_model
 from trace2skill.llm.sampling import CreateMessage
 from trace2skill.llm.types import ChatMessage, ChatRequest, ChatResponse, ToolCall
 from trace2skill.server.config import DEFAULT_MODELS, MODEL_ENV, ServerConfig, server_model
+from trace2skill.server.state import AppState
 
 __all__ = ["LLMChoice", "choose_llm", "no_model_message", "sampling_bridge", "sampling_status"]
 
@@ -37,7 +38,7 @@ class LLMChoice:
     sampling: CreateMessage | None = None
 
 
-def sampling_status(ctx: Context) -> tuple[bool, str]:
+def sampling_status(ctx: Context[AppState, Any]) -> tuple[bool, str]:
     """(usable, why not) for MCP sampling on this connection."""
     caps = ctx.client_capabilities
     if caps is None or caps.sampling is None:
@@ -62,7 +63,7 @@ def no_model_message(why_no_sampling: str) -> str:
     )
 
 
-def _requested(requested: str, config: ServerConfig, ctx: Context) -> LLMChoice:
+def _requested(requested: str, config: ServerConfig, ctx: Context[AppState, Any]) -> LLMChoice:
     if requested.strip() == "sampling":
         usable, why = sampling_status(ctx)
         if not usable:
@@ -81,7 +82,7 @@ def _requested(requested: str, config: ServerConfig, ctx: Context) -> LLMChoice:
     return LLMChoice(requested, "argument")
 
 
-def choose_llm(ctx: Context, config: ServerConfig, requested: str | None) -> LLMChoice:
+def choose_llm(ctx: Context[AppState, Any], config: ServerConfig, requested: str | None) -> LLMChoice:
     """The model for one evolve_skill call; ToolError with setup instructions when there is none."""
     if requested:
         return _requested(requested, config, ctx)
@@ -124,7 +125,7 @@ def _message(m: ChatMessage, with_tools: bool) -> types.SamplingMessage:
     return types.SamplingMessage(role=m.role, content=types.TextContent(text=m.content))
 
 
-def sampling_bridge(ctx: Context) -> CreateMessage:
+def sampling_bridge(ctx: Context[AppState, Any]) -> CreateMessage:
     """A `CreateMessage` for `trace2skill.llm.SamplingProvider` that asks the connected client's model.
 
     Tools travel as sampling tools when the client declared `sampling.tools`; otherwise tool
@@ -140,9 +141,9 @@ def sampling_bridge(ctx: Context) -> CreateMessage:
         kwargs: dict[str, Any] = {}
         if use_tools:
             kwargs["tools"] = _sampling_tools(request)
-            if request.tool_choice in ("required", "none"):
-                kwargs["tool_choice"] = types.ToolChoice(mode=request.tool_choice)
-            elif request.tool_choice:
+            if request.tool_choice == "none":
+                kwargs["tool_choice"] = types.ToolChoice(mode="none")
+            elif request.tool_choice:  # "required", or one named tool (sampling cannot name one)
                 kwargs["tool_choice"] = types.ToolChoice(mode="required")
         with warnings.catch_warnings():  # sampling is deprecated in 2026-07-28; here it is the deliberate fallback
             warnings.simplefilter("ignore", MCPDeprecationWarning)

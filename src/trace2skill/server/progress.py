@@ -1,7 +1,8 @@
 """From evolve progress events to MCP progress notifications.
 
-The pipeline calls a plain callback (`ProgressEvent(stage, done, total, message)`) on the event loop
-and expects it to return at once; MCP progress is an async send whose value must increase with
+The pipeline calls a plain callback (`ProgressEvent(stage, done, total, message)`) and expects it to
+return at once; it runs on a loop of its own (`server.background`), which hands each event to the
+server's loop in order, where this callback runs. MCP progress is an async send whose value must increase with
 every notification. The bridge keeps one fraction per stage (analyse and propose interleave, so they
 share one slot), sums them into a single number that can only grow, and hands each increase to a
 sender task through an unbounded stream, in order.

@@ -16,7 +16,7 @@ from mcp_types import INVALID_PARAMS, EmbeddedResource, TextResourceContents
 
 from trace2skill.errors import Trace2SkillError
 from trace2skill.server.resources import current_version
-from trace2skill.server.state import state_of
+from trace2skill.server.state import AppState, state_of
 from trace2skill.server.uris import skill_file_uri
 
 __all__ = ["EXAMPLE_TRAJECTORY", "register_prompts"]
@@ -88,21 +88,27 @@ on the server, but do not paste credentials into the run. Example:
 def evolve_from_recent_runs(skill: str, budget_usd: str = "") -> str:
     """Improve a skill from its recorded runs: label unknown outcomes, estimate the cost, then evolve."""
     budget = f" and budget_usd={budget_usd}" if budget_usd else ""
+    confirm = (
+        "ask me to confirm before spending anything"
+        if budget_usd
+        else "ask me to confirm and to name a budget in USD before spending anything"
+    )
+    run_budget = budget if budget_usd else " and budget_usd set to the budget I named (a paid model needs one)"
     return f"""Improve the skill "{skill}" from its recorded runs with the trace2skill tools:
 
 1. Call `search_trajectories` with skill="{skill}" to see what is recorded. For runs whose outcome
    is "unknown" and that you can judge from their task and answer, call `label_trajectory`.
    Evolution needs failures and successes; if fewer than about 5 runs are recorded, say so and stop.
 2. Call `evolve_skill` with name="{skill}" and dry_run=true{budget}. Show me the estimate
-   (calls, tokens, cost) and ask me to confirm before spending anything.
-3. Once I confirm, call `evolve_skill` with name="{skill}"{budget}. It reports progress while it runs.
+   (calls, tokens, cost) and {confirm}.
+3. Once I confirm, call `evolve_skill` with name="{skill}"{run_budget}. It reports progress while it runs.
 4. Summarise the report: what changed in the skill, which trajectories support each change, and
    what it cost. Read the new version at skill://{skill}/SKILL.md. If the change looks wrong, offer
    `rollback_skill` to the previous version.
 """
 
 
-async def use_skill(name: str, ctx: Context) -> list[UserMessage]:
+async def use_skill(name: str, ctx: Context[AppState, Any]) -> list[UserMessage]:
     """Load a skill's current SKILL.md into the conversation and follow it (for clients without skill folders)."""
     state = state_of(ctx)
     try:

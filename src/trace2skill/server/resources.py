@@ -14,6 +14,7 @@ import mimetypes
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import anyio.to_thread
 import mcp_types as types
 from mcp.server.mcpserver import Context
 
@@ -32,9 +33,13 @@ from trace2skill.server.uris import (
     trajectory_uri,
 )
 from trace2skill.skills_store import SkillStore, SkillVersion, check_skill_name, safe_relpath
+from trace2skill.skills_store.served import served_version
+from trace2skill.store.usage import ReadVia
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
+
+    from trace2skill.workspace import Workspace
 
 __all__ = [
     "LISTED_RUNS",
@@ -43,7 +48,9 @@ __all__ = [
     "current_version",
     "listed_resources",
     "mime_type_for",
+    "record_skill_read",
     "register_resources",
+    "session_of",
     "skill_path_of",
 ]
 
@@ -56,18 +63,35 @@ _TEXT_TYPES = {".md": "text/markdown", ".py": "text/x-python", ".sh": "text/x-sh
 
 def current_version(skills: SkillStore, name: str) -> SkillVersion:
     """The version a client is served: the published one, else the newest not held for review (a held
-    version is what no person has read yet, so no agent loads it)."""
-    published = skills.published_version(name)
-    if published is not None:
-        return skills.get_version(name, published)
-    held = {r.version for r in skills.pending(name)}
-    for v in reversed(skills.history(name)):
-        if v.version not in held:
-            return v
-    raise NotFound(
-        f"skill {name!r} has nothing to serve yet: every version is held for review "
-        f"(`trace2skill skills review {name}`)"
-    )
+    version is what no person has read yet, so no agent loads it). One query (`served_version`)."""
+    return served_version(skills, name).version
+
+
+def session_of(ctx: Context[AppState, Any]) -> str | None:
+    """The MCP session a request belongs to, for usage records.
+
+    Over HTTP it is the transport's session (the `Mcp-Session-Id` header every 2025-era request
+    carries after `initialize`; the SDK validates it); a 2026-07-28 HTTP request belongs to no
+    session, so None. stdio and in-memory connections (both eras) each enter the server's lifespan
+    once and get their own id there (`AppState.session`). `Context.headers` is None off HTTP.
+    """
+    headers = ctx.headers
+    if headers is not None:
+        return headers.get("mcp-session-id") or None
+    return state_of(ctx).session
+
+
+def record_skill_read(
+    workspace: Workspace, version: SkillVersion, path: str, *, session: str | None, via: ReadVia
+) -> None:
+    """Record one read of a skill file; never fails the read (a full disk is logged; a read-only home records
+    nothing, as it stores nothing else)."""
+    if workspace.read_only:
+        return
+    try:
+        workspace.usage.record_read(version.name, version.version, path, session=session, via=via)
+    except Exception as e:
+        log.warning("could not record a read of %s/%s: %s", version.name, path, e)
 
 
 def mime_type_for(path: str, content: str | bytes) -> str:
@@ -88,13 +112,14 @@ def skill_path_of(uri: str) -> str | None:
     return unquote(path) or None
 
 
-def _read_skill_file(state: AppState, name: str, path: str) -> str | bytes:
+def _read_skill_file(state: AppState, name: str, path: str, session: str | None) -> str | bytes:
     with resource_errors():
         check_skill_name(name)
         rel = safe_relpath(path)
         skills = state.workspace.skills
         version = current_version(skills, name)
         data = skills.read_file(name, rel, version.version)
+    record_skill_read(state.workspace, version, rel, session=session, via="resource")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -102,31 +127,44 @@ def _read_skill_file(state: AppState, name: str, path: str) -> str | bytes:
     return data if "\x00" in text else text
 
 
-async def skill_md(name: str, ctx: Context) -> str | bytes:
+async def _read_off_loop(ctx: Context[AppState, Any], name: str, path: str) -> str | bytes:
+    """SQLite reads and the usage INSERT on a worker thread, so other requests keep flowing."""
+    return await anyio.to_thread.run_sync(_read_skill_file, state_of(ctx), name, path, session_of(ctx))
+
+
+async def skill_md(name: str, ctx: Context[AppState, Any]) -> str | bytes:
     """A skill's SKILL.md (its current version): frontmatter, then the instructions."""
-    return _read_skill_file(state_of(ctx), name, "SKILL.md")
+    return await _read_off_loop(ctx, name, "SKILL.md")
 
 
-async def skill_file(name: str, path: str, ctx: Context) -> str | bytes:
+async def skill_file(name: str, path: str, ctx: Context[AppState, Any]) -> str | bytes:
     """Any file of a skill's current version: references/, scripts/, assets/ (paths as in get_skill)."""
-    return _read_skill_file(state_of(ctx), name, path)
+    return await _read_off_loop(ctx, name, path)
 
 
-async def trajectory(id: str, ctx: Context) -> str:
+async def trajectory(id: str, ctx: Context[AppState, Any]) -> str:
     """A recorded trajectory as JSON: task, messages, outcome, metadata."""
     with resource_errors():
         t = state_of(ctx).workspace.traces.get(id)
     return t.model_dump_json(indent=2, exclude_none=True)
 
 
-async def run_report(run_id: str, ctx: Context) -> str:
-    """An evolution run's report in Markdown: what changed, why, backed by which trajectories, the cost."""
+async def run_report(run_id: str, ctx: Context[AppState, Any]) -> str:
+    """An evolution run's report in Markdown: what changed, why, backed by which trajectories, the cost;
+    while the run is going, its stage and progress (done/total of each stage so far)."""
+    state = state_of(ctx)
     with resource_errors():
-        run = state_of(ctx).workspace.traces.get_run(run_id)
+        run = await anyio.to_thread.run_sync(state.workspace.traces.get_run, run_id)
     if run.get("report"):
         return render_markdown(EvolutionReport.model_validate(run["report"]))
     lines = [f"# Evolution run {run_id}: {run.get('skill')}", "", f"**Status:** {run.get('status')}"]
-    if run.get("stage"):
+    evolution = state.evolutions.get(run_id)
+    if evolution is not None and evolution.active:  # running in this server: its live progress
+        lines += [f"**Stage:** {evolution.progress.line()}", "", "| stage | done | total |", "|---|---|---|"]
+        for stage, count in evolution.progress.stages.items():
+            total = "?" if count["total"] is None else count["total"]
+            lines.append(f"| {stage} | {count['done']} | {total} |")
+    elif run.get("stage"):
         lines.append(f"**Stage:** {run.get('stage')}")
     if run.get("error"):
         lines.append(f"**Error:** {run['error']}")
@@ -199,7 +237,7 @@ def listed_resources(state: AppState) -> list[types.Resource]:
     return _skill_resources(state) + _run_resources(state) + _trajectory_resources(state)
 
 
-async def announce(ctx: Context, *updated: str) -> None:
+async def announce(ctx: Context[AppState, Any], *updated: str) -> None:
     """Tell the clients that asked: the resource list changed, and these resources with it.
 
     `resources/updated` goes only to subscribers of each URI, list changes to every client at most

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -21,9 +22,10 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, PlainValidator, ValidationError
 
 from trace2skill.errors import InvalidInput
-from trace2skill.evolve import estimate, evolve_async, render_markdown
-from trace2skill.llm import Budget, open_llm
+from trace2skill.evolve import estimate, render_markdown
+from trace2skill.llm import parse_model
 from trace2skill.models import (
+    LIMITS,
     EvolutionConfig,
     EvolutionReport,
     InvalidTrajectory,
@@ -31,14 +33,16 @@ from trace2skill.models import (
     describe_validation_error,
     parse_trajectory,
 )
+from trace2skill.server.background import Evolution, summary_line
 from trace2skill.server.errors import one_line_errors, tool_errors
 from trace2skill.server.llm_access import choose_llm
 from trace2skill.server.progress import bridge_progress
-from trace2skill.server.resources import announce, current_version
+from trace2skill.server.resources import announce, current_version, record_skill_read, session_of
 from trace2skill.server.state import AppState, state_of
 from trace2skill.server.uris import run_report_uri, skill_file_uri, trajectory_uri
 from trace2skill.server.views import (
     DiffView,
+    EvolutionStatus,
     EvolveResult,
     ImportedSkill,
     LabelledTrajectory,
@@ -52,16 +56,20 @@ from trace2skill.server.views import (
     SkillList,
     SkillListEntry,
     SkillView,
+    StageCount,
     TrajectoryList,
     TrajectoryListEntry,
     VersionEntry,
 )
 from trace2skill.skills_store import read_frontmatter
+from trace2skill.skills_store.served import served_version, version_manifest
 from trace2skill.workspace import Workspace
 
 __all__ = ["MAX_DIFF_CHARS", "MAX_TEXT_CHARS", "TOOLS", "register_tools"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 MAX_DIFF_CHARS = 60_000
 MAX_TEXT_CHARS = 60_000
@@ -76,6 +84,9 @@ TrajectoryJSON = Annotated[
 
 SkillName = Annotated[str, Field(description="Skill name, e.g. 'xlsx' (see list_skills)", max_length=64)]
 Outcome = Literal["success", "failure", "partial", "unknown"]
+Outcomes = Annotated[list[Outcome], Field(max_length=4)]
+Tags = Annotated[list[Annotated[str, Field(max_length=LIMITS.tag_chars)]], Field(max_length=LIMITS.tags)]
+"""A run carries at most LIMITS.tags tags, so a filter needing more matches nothing: refused in one line."""
 
 
 async def _off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -93,11 +104,33 @@ def _answer(model: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def _ws(ctx: Context) -> Workspace:
+def _ws(ctx: Context[AppState, Any]) -> Workspace:
     return state_of(ctx).workspace
 
 
 # --- recording -----------------------------------------------------------------------------------
+
+
+def _store_run(
+    ws: Workspace, trajectory: dict[str, Any] | str, session: str | None
+) -> tuple[str, int, Trajectory, int | None, int]:
+    """Parse, redact and store one run, and tie to it the skill reads its session made (`store.usage`).
+
+    Returns (id, redactions, the stored run, runs stored for its skill, reads tied); tying is never a
+    reason to lose the run: a failure there is logged and the run stays recorded."""
+    try:
+        parsed = parse_trajectory(trajectory)
+    except InvalidTrajectory as e:
+        raise ToolError(f"invalid trajectory: {e}") from None
+    ident, redactions = ws.record(parsed)
+    tied = 0
+    try:
+        tied = ws.usage.tie(session, ident)
+    except Exception as e:
+        log.warning("could not tie the skill reads of session %s to %s: %s", session, ident, e)
+    stored = ws.traces.get(ident)
+    count = ws.traces.count(skill=stored.skill) if stored.skill else None
+    return ident, redactions, stored, count, tied
 
 
 async def record_trajectory(
@@ -117,15 +150,12 @@ async def record_trajectory(
     Secrets and personal data are redacted before storing. Invalid input is refused with the exact
     field and reason, and nothing is stored.
     """
-    try:
-        parsed = await anyio.to_thread.run_sync(parse_trajectory, trajectory)  # up to 8 MiB: off the event loop
-    except InvalidTrajectory as e:
-        raise ToolError(f"invalid trajectory: {e}") from None
     ws = _ws(ctx)
-    ident, redactions = await _off_loop(ws.record, parsed)
-    stored = await _off_loop(ws.traces.get, ident)
+    with tool_errors():  # parsing (up to 8 MiB), redaction and SQLite: one trip off the event loop
+        ident, redactions, stored, count, tied = await anyio.to_thread.run_sync(
+            _store_run, ws, trajectory, session_of(ctx)
+        )
     kinds = stored.metadata.get("redactions")
-    count = await _off_loop(ws.traces.count, skill=stored.skill) if stored.skill else None
     result = RecordedTrajectory(
         id=ident,
         uri=trajectory_uri(ident),
@@ -137,6 +167,7 @@ async def record_trajectory(
         redactions=redactions,
         redacted_kinds=kinds if isinstance(kinds, dict) else {},
         stored_trajectories_for_skill=count,
+        skill_reads=tied,
     )
     await announce(ctx)
     text = f"Recorded trajectory {ident} ({result.outcome}, {result.messages} messages"
@@ -145,6 +176,8 @@ async def record_trajectory(
         text += f"; redacted {redactions} secret(s): " + ", ".join(f"{k} {v}" for k, v in result.redacted_kinds.items())
     if count is not None:
         text += f". {count} trajectories recorded for {stored.skill}."
+    if tied:
+        text += f" Tied to the {tied} skill file read(s) this session made before it."
     return _answer(result, text)
 
 
@@ -171,10 +204,10 @@ async def label_trajectory(
 
 async def search_trajectories(
     ctx: Context[AppState],
-    query: Annotated[str | None, Field(description="Full-text search in task, final answer and feedback")] = None,
+    query: Annotated[str | None, Field(description="Full-text search: task, answer, feedback, messages, tools")] = None,
     skill: Annotated[str | None, Field(description="Only runs that used this skill")] = None,
-    outcome: Annotated[list[Outcome] | None, Field(description="Only these outcomes")] = None,
-    tags: Annotated[list[str] | None, Field(description="Only runs carrying every one of these tags")] = None,
+    outcome: Annotated[Outcomes | None, Field(description="Only these outcomes")] = None,
+    tags: Annotated[Tags | None, Field(description="Only runs carrying every one of these tags")] = None,
     limit: Annotated[int, Field(ge=1, le=200)] = 20,
     offset: Annotated[int, Field(ge=0)] = 0,
 ) -> Annotated[CallToolResult, TrajectoryList]:
@@ -196,25 +229,27 @@ async def search_trajectories(
 # --- skills --------------------------------------------------------------------------------------
 
 
-def _skill_view(ws: Workspace, name: str, version: int | None) -> SkillView:
-    skills = ws.skills
-    v = current_version(skills, name) if version is None else skills.get_version(name, version)
-    text = skills.read_file(name, "SKILL.md", v.version).decode("utf-8", errors="replace")
+def _skill_view(ws: Workspace, name: str, version: int | None, session: str | None) -> SkillView:
+    """One query for the version (and head, published), the manifest and SKILL.md cached by digest, one INSERT
+    for the usage record."""
+    served = served_version(ws.skills, name, version)
+    v = served.version
+    manifest = version_manifest(ws.skills, v)
     try:
-        frontmatter = read_frontmatter(text).data
+        frontmatter = read_frontmatter(manifest.skill_md).data  # parsed once per text (frontmatter cache)
     except InvalidInput:  # a hand-made SKILL.md with broken YAML is still served
         frontmatter = {}
-    files = [SkillFileEntry.of(name, f) for f in skills.list_files(name, v.version)]
+    record_skill_read(ws, v, "SKILL.md", session=session, via="get_skill")
     return SkillView(
         name=name,
         version=v.version,
-        head_version=skills.head(name).version,
-        published_version=skills.published_version(name),
+        head_version=served.head,
+        published_version=served.published,
         digest=v.digest,
         description=v.description,
         frontmatter=frontmatter,
-        skill_md=text,
-        files=files,
+        skill_md=manifest.skill_md,
+        files=[SkillFileEntry.of(name, f) for f in manifest.files],
         uri=skill_file_uri(name, "SKILL.md"),
         author=v.author,
         created_at=v.created_at,
@@ -232,10 +267,19 @@ async def get_skill(
     Each file has its size, sha256 and a skill:// URI to read it (references/, scripts/, assets/).
     Without `version`, returns the current (published) version.
     """
-    view = await _off_loop(_skill_view, _ws(ctx), name, version)
+    view = await _off_loop(_skill_view, _ws(ctx), name, version, session_of(ctx))
     manifest = "\n".join(f"- {f.path} ({f.size:,} bytes) {f.uri}" for f in view.files)
-    text = f"{view.name} version {view.version} (digest {view.digest[:12]})\n\n{view.skill_md}\n\nFiles:\n{manifest}"
-    return _answer(view, text)
+    about = f"{view.name} version {view.version} (digest {view.digest[:12]}). Files:\n{manifest}"
+    skill_md = view.skill_md or ""
+    if len(skill_md) <= MAX_TEXT_CHARS:  # SKILL.md travels once: as the first text block, verbatim
+        view.skill_md = None
+    else:  # too long for a text block: cut there, complete in the structured content
+        cut = f"\n\n… cut at {MAX_TEXT_CHARS:,} characters; structured content `skill_md` is complete."
+        skill_md = skill_md[:MAX_TEXT_CHARS] + cut
+    return CallToolResult(
+        content=[TextContent(type="text", text=skill_md), TextContent(type="text", text=about[:MAX_TEXT_CHARS])],
+        structured_content=view.model_dump(mode="json", by_alias=True),
+    )
 
 
 async def list_skills(ctx: Context[AppState]) -> Annotated[CallToolResult, SkillList]:
@@ -362,6 +406,20 @@ def _config(**fields: Any) -> EvolutionConfig:
         raise ToolError(describe_validation_error(e)) from None
 
 
+FREE_PROVIDERS = ("local", "sampling")
+"""Providers whose calls cost this server nothing (`Provider.free`): a local model, and the client's own model
+through MCP sampling (the client approves each request)."""
+
+
+def _require_budget(model: str, budget_usd: float | None) -> None:
+    """A real run with a paid model needs `budget_usd`: an agent must not start an open-ended spend by default."""
+    if budget_usd is None and parse_model(model).provider not in FREE_PROVIDERS:
+        raise ToolError(
+            f"a run with {model} costs money: pass budget_usd, the most it may spend in USD "
+            "(dry_run=true estimates the cost first, and spends nothing)"
+        )
+
+
 async def evolve_skill(
     name: SkillName,
     ctx: Context[AppState],
@@ -372,14 +430,17 @@ async def evolve_skill(
         Literal["error", "success", "combined"], Field(description="Learn from failures, successes, or both")
     ] = "combined",
     limit: Annotated[int | None, Field(ge=1, description="At most this many trajectories (sampled)")] = None,
-    outcome: Annotated[list[Outcome] | None, Field(description="Only trajectories with these outcomes")] = None,
-    tags: Annotated[list[str] | None, Field(description="Only trajectories with all these tags")] = None,
+    outcome: Annotated[Outcomes | None, Field(description="Only trajectories with these outcomes")] = None,
+    tags: Annotated[Tags | None, Field(description="Only trajectories with all these tags")] = None,
     fan_in: Annotated[int, Field(ge=2, le=64, description="Patches merged per merge call")] = 5,
     workers: Annotated[int, Field(ge=1, le=256, description="Parallel LLM sub-agents")] = 16,
     model: Annotated[
         str | None, Field(description="provider:model, e.g. anthropic:claude-sonnet-4-5; default: the server's")
     ] = None,
-    budget_usd: Annotated[float | None, Field(ge=0, description="Stop (resumably) once this much is spent")] = None,
+    budget_usd: Annotated[
+        float | None,
+        Field(ge=0, description="Stop (resumably) once this much is spent; required for a paid model (not a dry run)"),
+    ] = None,
     dry_run: Annotated[bool, Field(description="Only estimate calls, tokens and cost; change nothing")] = False,
     task_description: Annotated[str | None, Field(description="What the skill is for (create mode)")] = None,
     seed: int = 0,
@@ -388,6 +449,9 @@ async def evolve_skill(
         Literal["auto", "review", "never"],
         Field(description="auto: publish safe text changes, hold the rest for a person; review: hold; never: record"),
     ] = "auto",
+    background: Annotated[
+        bool, Field(description="Answer at once with the run id; the run goes on (evolution_status, cancel_evolution)")
+    ] = False,
 ) -> Annotated[CallToolResult, EvolveResult]:
     """Improve a skill from its recorded trajectories (Trace2Skill): parallel analysts each propose a
     patch from one run, patches are merged hierarchically, and the result becomes a new version
@@ -398,9 +462,15 @@ async def evolve_skill(
     held for a person (status 'staged'): no tool here publishes it; `trace2skill skills review NAME`.
 
     Start with dry_run=true: it returns the calls, tokens and cost estimate without spending
-    anything. A run stopped by budget_usd or an error keeps its work; calling again with the same
-    settings resumes it. Uses the server's model (--model, $TRACE2SKILL_MODEL, or the
-    ANTHROPIC_API_KEY/OPENAI_API_KEY defaults), else the client's model through MCP sampling.
+    anything. A real run with a paid model needs budget_usd, the most it may spend (a local model or
+    the client's own model through sampling needs none). A run stopped by budget_usd or an error
+    keeps its work; calling again with the same settings resumes it. Uses the server's model (--model,
+    $TRACE2SKILL_MODEL, or the ANTHROPIC_API_KEY/OPENAI_API_KEY defaults), else the client's model
+    through MCP sampling.
+
+    Runs take minutes and clients give up on long calls: with background=true it answers at once with
+    the run_id and the run goes on, even after this client disconnects; poll evolution_status(run_id)
+    (or read run://<run_id>/report) and stop it with cancel_evolution.
     """
     state = state_of(ctx)
     ws = state.workspace
@@ -434,24 +504,33 @@ async def evolve_skill(
         )  # fmt: skip
         return _answer(result, est.render() + "\n\nNothing was spent. Call again without dry_run to run it.")
     choice = choose_llm(ctx, state.config, model)
+    _require_budget(choice.model, budget_usd)
     config = config.model_copy(update={"model": choice.model})
-    llm = None
-    if choice.sampling is not None:
-        llm = open_llm(
-            "sampling",
-            sampling=choice.sampling,
-            call_log=ws.traces.log_calls,
-            budget=Budget(usd=config.budget_usd, tokens=config.budget_tokens),
-            concurrency=config.workers,
-            home=ws.home,
+    if background:
+        if choice.sampling is not None:
+            raise ToolError(
+                "a background run cannot use the client's model through sampling (it outlives this call and the "
+                "client); start the server with a model of its own, or call without background"
+            )
+        with tool_errors():
+            run_id = await state.evolutions.start(state, config, fresh=fresh, background=True).recorded()
+        await announce(ctx)  # a new run:// resource is listed
+        report_uri = run_report_uri(run_id)
+        started = EvolveResult(
+            status="running", skill=name, model=choice.model, llm_source=choice.source, run_id=run_id,
+            skill_uri=uri, report_uri=report_uri,
+        )  # fmt: skip
+        return _answer(
+            started,
+            f"Evolving {name} in the background as run {run_id}: evolution_status(run_id='{run_id}') for progress, "
+            f"cancel_evolution to stop it; the report will be at {report_uri}.",
         )
-    try:
-        async with bridge_progress(ctx.report_progress, config.mode) as progress:
-            with tool_errors():
-                report = await evolve_async(config, workspace=ws, llm=llm, fresh=fresh, progress=progress)
-    finally:
-        if llm is not None:
-            await llm.aclose()
+    async with bridge_progress(ctx.report_progress, config.mode) as progress:
+        with tool_errors():
+            evolution = state.evolutions.start(
+                state, config, fresh=fresh, sampling=choice.sampling, listeners=[progress]
+            )  # on a loop of its own: the store and file work never stalls this server's other requests
+            report = await evolution.result()
     if report.published:  # a version held for review is not served, so nothing changed for readers
         await announce(ctx, uri, run_report_uri(report.run_id))
     else:
@@ -508,6 +587,85 @@ async def get_run(
     return _answer(result, text)
 
 
+def _status_view(ws: Workspace, evolution: Evolution | None, run_id: str) -> EvolutionStatus:
+    """A run as the store has it, with the live progress of this server's evolution when it still runs."""
+    run = ws.traces.get_run(run_id)
+    spent = ws.traces.call_totals(run_id)
+    report = EvolutionReport.model_validate(run["report"]) if run.get("report") else None
+    # live counts only while the store says it runs: the run records its end a moment before its thread ends
+    live = evolution is not None and evolution.active and run.get("status") == "running"
+    view = EvolutionStatus(
+        run_id=run_id,
+        skill=run.get("skill"),
+        status=run.get("status") or "unknown",
+        stage=run.get("stage"),
+        in_this_server=live,
+        calls=int(spent.get("calls") or 0),
+        cost_usd=round(float(spent.get("cost_usd") or 0.0), 6),
+        base_version=run.get("base_version"),
+        new_version=run.get("new_version"),
+        published=report.published if report else None,
+        summary=summary_line(report) if report else None,
+        error=run.get("error"),
+        report_uri=run_report_uri(run_id),
+    )
+    if live and evolution is not None:
+        p = evolution.progress
+        view.stage, view.done, view.total = p.stage, p.done, p.total
+        view.stages = {stage: StageCount(done=c["done"], total=c["total"]) for stage, c in p.stages.items()}
+        view.background, view.cancel_requested = evolution.background, evolution.cancel_requested
+    return view
+
+
+def _status_text(view: EvolutionStatus) -> str:
+    if view.summary:
+        return f"Run {view.run_id} of {view.skill}: {view.summary}"
+    where = f"{view.stage} {view.done}/{view.total}" if view.total is not None else view.stage or "starting"
+    spent = f"{view.calls} calls, ${view.cost_usd:,.4f} so far"
+    text = f"Run {view.run_id} of {view.skill}: {view.status}, {where}; {spent}"
+    if view.status == "running" and not view.in_this_server:
+        text += " (not running in this server: started elsewhere, or before a restart)"
+    return text + (f"; {view.error}" if view.error else "")
+
+
+async def evolution_status(
+    run_id: Annotated[str, Field(description="Run id, from evolve_skill (background=true) or list_runs")],
+    ctx: Context[AppState],
+) -> Annotated[CallToolResult, EvolutionStatus]:
+    """Where an evolution run is: status, stage, done/total of the stage, calls and cost so far; once it
+    has finished, one summary line of its report (the full report: get_run or run://<run_id>/report).
+
+    Status 'interrupted' means cancelled or stopped with the server: its finished work is saved, and
+    evolve_skill with the same settings resumes it."""
+    state = state_of(ctx)
+    view = await _off_loop(_status_view, state.workspace, state.evolutions.get(run_id), run_id)
+    return _answer(view, _status_text(view))
+
+
+async def cancel_evolution(
+    run_id: Annotated[str, Field(description="Run id of an evolution this server is running")],
+    ctx: Context[AppState],
+) -> Annotated[CallToolResult, EvolutionStatus]:
+    """Stop an evolution this server is running (background or not). What it finished (analyses, patches)
+    stays saved and the run is recorded 'interrupted'; the published skill is untouched. evolve_skill with
+    the same settings resumes it later."""
+    state = state_of(ctx)
+    run = await _off_loop(state.workspace.traces.get_run, run_id)
+    if run.get("status") != "running":
+        raise ToolError(f"run {run_id} has already ended (status {run.get('status')}); nothing to cancel")
+    evolution = state.evolutions.get(run_id)
+    if evolution is None or not evolution.active:
+        raise ToolError(
+            f"run {run_id} is not running in this server (started by another process, or before a restart), "
+            "so it cannot be stopped from here"
+        )
+    await state.evolutions.cancel(evolution)
+    view = await _off_loop(_status_view, state.workspace, evolution, run_id)
+    view.cancel_requested = True
+    await announce(ctx, run_report_uri(run_id))
+    return _answer(view, f"Cancelled run {run_id} of {view.skill}: {view.status}, its finished work saved")
+
+
 # --- registration --------------------------------------------------------------------------------
 
 
@@ -529,6 +687,8 @@ TOOLS: list[tuple[Callable[..., Any], str, ToolAnnotations, bool]] = [
     (rollback_skill, "Roll back a skill", _hints(read_only=False, idempotent=True), False),
     (list_runs, "List evolution runs", _hints(read_only=True), False),
     (get_run, "Get an evolution run", _hints(read_only=True), False),
+    (evolution_status, "Evolution status", _hints(read_only=True), False),
+    (cancel_evolution, "Cancel an evolution", _hints(read_only=False, destructive=True, idempotent=True), False),
     (import_skill, "Import a skill folder", _hints(read_only=False, idempotent=True), True),
     (export_skill, "Export a skill to a folder", _hints(read_only=False, idempotent=True), True),
 ]

@@ -19,6 +19,7 @@ from trace2skill.store import TraceSummary
 
 __all__ = [
     "DiffView",
+    "EvolutionStatus",
     "EvolveResult",
     "ImportedSkill",
     "LabelledTrajectory",
@@ -32,6 +33,7 @@ __all__ = [
     "SkillList",
     "SkillListEntry",
     "SkillView",
+    "StageCount",
     "TrajectoryList",
     "TrajectoryListEntry",
     "VersionEntry",
@@ -50,6 +52,9 @@ class RecordedTrajectory(BaseModel):
     redacted_kinds: dict[str, int] = Field(default_factory=dict)
     stored_trajectories_for_skill: int | None = Field(
         default=None, description="How many trajectories the store now holds for this skill"
+    )
+    skill_reads: int = Field(
+        default=0, description="Reads of skill files made earlier in this session, now tied to this run"
     )
 
 
@@ -83,7 +88,11 @@ class SkillView(BaseModel):
     digest: str
     description: str | None
     frontmatter: dict[str, Any]
-    skill_md: str = Field(description="The full SKILL.md text of this version")
+    skill_md: str | None = Field(
+        default=None,
+        description="Null: SKILL.md is the result's first text block, verbatim (sent once). The full text here "
+        "only when it is longer than a text block may be (60,000 characters)",
+    )
     files: list[SkillFileEntry]
     uri: str
     author: str
@@ -239,9 +248,9 @@ class RunView(BaseModel):
 
 
 class EvolveResult(BaseModel):
-    """The answer of evolve_skill: a finished run's report, or a dry run's estimate."""
+    """The answer of evolve_skill: a finished run's report, a dry run's estimate, or a background run's id."""
 
-    status: Literal["succeeded", "failed", "no_change", "dry_run", "staged"]
+    status: Literal["succeeded", "failed", "interrupted", "no_change", "dry_run", "rejected", "staged", "running"]
     skill: str
     model: str | None = Field(description="provider:model that did (or would do) the work")
     llm_source: str = Field(description="Where the model came from: argument, server, environment, sampling")
@@ -258,3 +267,31 @@ class EvolveResult(BaseModel):
     cost_usd: float | None = None
     report: EvolutionReport | None = None
     estimate: Estimate | None = None
+
+
+class StageCount(BaseModel):
+    done: int | None = Field(description="Units of the stage finished (trajectories analysed, merge groups, ...)")
+    total: int | None = Field(description="Units the stage has; None while not known yet")
+
+
+class EvolutionStatus(BaseModel):
+    """The answer of evolution_status and cancel_evolution: where a run is, or how it ended."""
+
+    run_id: str
+    skill: str | None
+    status: str = Field(description="running, succeeded, staged, no_change, failed, interrupted (resumable)")
+    stage: str | None = Field(description="The stage it is in (select, draft, analyse, propose, merge, apply, ...)")
+    done: int | None = Field(default=None, description="Units of the current stage finished (live runs only)")
+    total: int | None = Field(default=None, description="Units of the current stage (live runs only)")
+    stages: dict[str, StageCount] = Field(default_factory=dict, description="Each stage's count so far (live runs)")
+    in_this_server: bool = Field(description="Whether this server process runs it (so cancel_evolution can stop it)")
+    background: bool | None = Field(default=None, description="Started with background=true (live runs only)")
+    cancel_requested: bool = False
+    calls: int = Field(description="LLM calls so far")
+    cost_usd: float = Field(description="Spent so far, in USD")
+    base_version: int | None = None
+    new_version: int | None = None
+    published: bool | None = None
+    summary: str | None = Field(default=None, description="One line from the report, once the run has finished")
+    error: str | None = None
+    report_uri: str

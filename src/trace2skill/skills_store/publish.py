@@ -24,7 +24,7 @@ import errno
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from trace2skill.models import Skill
@@ -33,7 +33,7 @@ from trace2skill.skills_store.reader import write_skill_files
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl on Windows; file_lock checks for None
 
 __all__ = ["VERSIONS_DIR", "exchange_paths", "file_lock", "install_dir", "publish_symlinked", "remove_path"]
 
@@ -65,7 +65,7 @@ def remove_path(path: Path) -> None:
         pass
 
 
-def _renameat2() -> object | None:
+def _renameat2() -> Callable[..., int] | None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.renameat2
@@ -83,7 +83,7 @@ def exchange_paths(a: Path, b: Path) -> bool:
     """Atomically swap two existing paths (Linux renameat2). False when the system cannot."""
     if _RENAMEAT2 is None:
         return False
-    rc = _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)  # type: ignore[operator]
+    rc = _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     if rc == 0:
         return True
     err = ctypes.get_errno()

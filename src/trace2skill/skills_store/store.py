@@ -27,8 +27,10 @@ publish NAME --version V`), which records it as approved.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -45,7 +47,7 @@ from trace2skill.secrets import describe_secret_files, find_secret_files
 from trace2skill.skills_store.diff import diff_skills
 from trace2skill.skills_store.frontmatter import read_frontmatter
 from trace2skill.skills_store.paths import check_skill_files, check_skill_name, safe_relpath
-from trace2skill.skills_store.publish import VERSIONS_DIR, file_lock, install_dir, publish_symlinked
+from trace2skill.skills_store.publish import VERSIONS_DIR, file_lock, install_dir, publish_symlinked, remove_path
 from trace2skill.skills_store.reader import read_skill_dir
 from trace2skill.skills_store.schema import MIGRATIONS
 from trace2skill.skills_store.validation import validate_skill
@@ -60,6 +62,8 @@ __all__ = [
     "SkillSummary",
     "SkillVersion",
 ]
+
+_log = logging.getLogger(__name__)
 
 MAX_AUTHOR_CHARS = 200
 MAX_CHANGELOG_ENTRIES = 500
@@ -270,10 +274,15 @@ class SkillStore:
         *,
         keep_previous: int = 2,
         fsync: bool = True,
+        export_dirs: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
-        """`keep_previous` published folders stay next to the current one for readers still in them."""
+        """`keep_previous` published folders stay next to the current one for readers still in them.
+
+        `export_dirs`: client skills folders (e.g. ~/.claude/skills) every publish also exports to
+        (`trace2skill setup`); a folder that refuses is logged and skipped, never failing the publish."""
         self.db = db
         self.skills_dir = Path(skills_dir)
+        self.export_dirs = [Path(d).expanduser() for d in export_dirs]
         self.keep_previous = keep_previous
         self.fsync = fsync
         self._mutex = threading.RLock()
@@ -474,13 +483,13 @@ class SkillStore:
             raise NotFound(f"skill {name!r} has no version {version} (versions are 1 to {head.version})")
         return self._version(rows[0])
 
-    def history(self, name: str) -> list[SkillVersion]:
+    def history(self, name: str) -> builtins.list[SkillVersion]:
         """Every version of a skill, oldest first."""
         self.head(name)
         rows = self._rows("SELECT * FROM skill_versions WHERE skill = ? ORDER BY version", [name])
         return [self._version(r) for r in rows]
 
-    def list_files(self, name: str, version: int | None = None) -> list[SkillFileInfo]:
+    def list_files(self, name: str, version: int | None = None) -> builtins.list[SkillFileInfo]:
         """The files of a version with their sha256 and size, without reading contents."""
         v = self.get_version(name, version)
         rows = self._rows(
@@ -545,11 +554,11 @@ class SkillStore:
         rows = self._rows("SELECT * FROM skill_reviews WHERE skill = ? ORDER BY version", [check_skill_name(name)])
         return {r["version"]: self._review(r) for r in rows}
 
-    def pending(self, name: str) -> list[SkillReview]:
+    def pending(self, name: str) -> builtins.list[SkillReview]:
         """The versions still held for review, oldest first."""
         return [r for r in self.reviews(name).values() if r.held]
 
-    def scores(self, name: str, version: int | None = None) -> list[SkillScore]:
+    def scores(self, name: str, version: int | None = None) -> builtins.list[SkillScore]:
         """Measured pass rates of a skill's versions (all, or one version's), oldest first."""
         sql = "SELECT * FROM skill_scores WHERE skill = ?" + (" AND version = ?" if version is not None else "")
         rows = self._rows(sql + " ORDER BY id", [check_skill_name(name), *([version] if version is not None else [])])
@@ -822,6 +831,7 @@ class SkillStore:
         published = self._published_row(name)
         present = path.exists()
         if published is not None and present and published["version"] == target.version:
+            self._export_published(name, target.version)
             return path
         if (
             published is not None
@@ -858,7 +868,16 @@ class SkillStore:
         )
         self._set_published(name, target.version, target.digest, link_target)
         self._approve(held)
+        self._export_published(name, target.version)
         return path
+
+    def _export_published(self, name: str, version: int) -> None:
+        """Copy the published version into each of `export_dirs`; a refusal is logged, not raised."""
+        for folder in self.export_dirs:
+            try:
+                self.export(name, folder, version)
+            except (Trace2SkillError, OSError) as e:
+                _log.warning("published %s version %s but did not export it to %s: %s", name, version, folder, e)
 
     def publish(
         self,
@@ -922,3 +941,40 @@ class SkillStore:
                     )
         install_dir(dest, skill, fsync=self.fsync)
         return dest
+
+    def delete(self, name: str) -> int:
+        """Remove a skill for good: every version with its files (file contents no other skill shares), scores,
+        reviews and publication record, and its folders in the skills folder (`<name>` and `.versions/<name>`).
+        Returns how many versions were removed; NotFound when there is no such skill.
+
+        Versions are immutable for everything else: the triggers that guard them are lifted for this one
+        transaction only, and put back before it commits. Folders exported to client skills folders stay.
+        """
+        check_skill_name(name)
+        with self._skill_lock(name):
+            self.head(name)  # NotFound first
+            guarded = ("skill_versions", "skill_files", "skill_blobs")
+            with write_transaction(self.db) as conn:
+                (count,) = conn.execute("SELECT count(*) FROM skill_versions WHERE skill = ?", [name]).fetchone()
+                triggers = conn.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (?, ?, ?) "
+                    "AND name LIKE '%_no_delete'",
+                    guarded,
+                ).fetchall()
+                for trigger, _ in triggers:
+                    conn.execute(f'DROP TRIGGER "{trigger}"')
+                blobs = json.dumps(
+                    [r[0] for r in conn.execute("SELECT DISTINCT sha256 FROM skill_files WHERE skill = ?", [name])]
+                )
+                for table in ("skill_reviews", "skill_scores", "skill_published", "skill_files", "skill_versions"):
+                    conn.execute(f"DELETE FROM {table} WHERE skill = ?", [name])
+                conn.execute(
+                    "DELETE FROM skill_blobs WHERE sha256 IN (SELECT value FROM json_each(?)) "
+                    "AND sha256 NOT IN (SELECT sha256 FROM skill_files)",
+                    [blobs],
+                )
+                for _, sql in triggers:
+                    conn.execute(sql)
+            remove_path(self.published_path(name))
+            remove_path(self.skills_dir / VERSIONS_DIR / name)
+        return int(count)

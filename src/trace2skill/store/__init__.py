@@ -24,7 +24,14 @@ from trace2skill.store.evolution import CALL_FIELDS, CALL_OUTCOMES, TERMINAL_STA
 from trace2skill.store.ids import new_id
 from trace2skill.store.query import STATUSES, fts_query
 from trace2skill.store.schema import MIGRATIONS
-from trace2skill.store.trajectories import DEFAULT_BATCH, FAILURE_SIDE, SUCCESS_SIDE, TraceStore, TraceSummary
+from trace2skill.store.trajectories import (
+    DEFAULT_BATCH,
+    FAILURE_SIDE,
+    SUCCESS_SIDE,
+    TraceChanges,
+    TraceStore,
+    TraceSummary,
+)
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -38,6 +45,7 @@ __all__ = [
     "SUCCESS_SIDE",
     "TERMINAL_STATUSES",
     "EvolutionLog",
+    "TraceChanges",
     "TraceStore",
     "TraceSummary",
     "apply_migrations",

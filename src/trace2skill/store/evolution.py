@@ -28,7 +28,9 @@ __all__ = ["CALL_FIELDS", "CALL_OUTCOMES", "RUN_FIELDS", "TERMINAL_STATUSES", "E
 RUN_FIELDS = ("skill", "status", "config", "base_version", "new_version", "report", "error", "finished_at")
 """Columns of `runs` that `update_run` writes directly; other keyword fields are kept in `extra`."""
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "no_change", "dry_run", "cancelled", "rejected", "staged"})
+TERMINAL_STATUSES = frozenset(
+    {"succeeded", "failed", "interrupted", "no_change", "dry_run", "cancelled", "rejected", "staged"}
+)
 """Statuses that end a run: `update_run` stamps `finished_at` when one is set (and clears it for any other)."""
 
 CALL_OUTCOMES = frozenset({"ok", "error", "cache_hit", "budget"})

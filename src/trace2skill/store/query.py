@@ -4,7 +4,8 @@ Every filter of `TraceStore.filter`, `count`, `summaries` and `sample` goes thro
 they all agree on what a filter means: skill is exact, outcome is one status or any of several,
 skill version is one number or any of several (None among them: runs with no recorded version),
 `since` is inclusive and `until` exclusive, every tag must be present (exact match, never a
-substring), and text is a full-text search over the task, the final answer and the feedback.
+substring), and text is a full-text search over the task, the final answer, the feedback, the
+message text and tool output, and the names of the tools called (`search.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from trace2skill.store.schema import FTS_TABLE, TAGS_TABLE
 __all__ = ["STATUSES", "Filters", "SetMode", "VersionFilter", "fts_query"]
 
 STATUSES: tuple[str, ...] = get_args(OutcomeStatus)
-SetMode = Literal["drive", "probe", "point"]
+SetMode = Literal["drive", "probe", "point", "walk"]
 VersionFilter = int | Iterable[int | None] | None
 """One skill version, or any of several (None among them: runs with no recorded version); None: any."""
 
@@ -144,7 +145,9 @@ class Filters:
         - "probe": `+t.seq IN (keys)`: the set is built once and only checked, so SQLite walks an
           index in the wanted order and stops at the LIMIT (right for a large text match);
         - "point": a correlated look-up per row; for tags that is one primary-key probe, right for a
-          large tag or for testing a few known rows (sampling); text stays "drive" there.
+          large tag or for testing a few known rows (sampling); text stays "drive" there;
+        - "walk" (text only): a full-text look-up of each row as SQLite walks the index in the wanted
+          order, for a few of the newest rows of a text that most rows contain (no set is built).
 
         With `lead=False` no column filter may lead either (`+t.skill`...): for checking a given
         list of keys, where walking the skill or outcome index instead would read half the table.
@@ -183,7 +186,10 @@ class Filters:
                 clauses.append(f"{key} IN (SELECT seq FROM {TAGS_TABLE} WHERE tag = ?)")
             params.append(tag)
         if self.text is not None:
-            key = "+t.seq" if modes[-1] == "probe" else "t.seq"
-            clauses.append(f"{key} IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)")
+            if modes[-1] == "walk":
+                clauses.append(f"EXISTS (SELECT 1 FROM {FTS_TABLE} f WHERE {FTS_TABLE} MATCH ? AND f.rowid = t.seq)")
+            else:
+                key = "+t.seq" if modes[-1] == "probe" else "t.seq"
+                clauses.append(f"{key} IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)")
             params.append(self.text)
         return (" AND ".join(clauses) or "1"), params

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import sqlite_utils
 
-__all__ = ["DATA_TABLE", "FTS_TABLE", "MIGRATIONS", "TABLE", "TAGS_TABLE", "TRAJECTORY_DDL"]
+__all__ = ["DATA_TABLE", "FTS_COLUMNS", "FTS_TABLE", "MIGRATIONS", "TABLE", "TAGS_TABLE", "TRAJECTORY_DDL"]
 
 TABLE = "trajectories"
 DATA_TABLE = "trajectory_data"
 FTS_TABLE = "trajectories_fts"
 TAGS_TABLE = "trajectory_tags"
+FTS_COLUMNS = ("task", "final_answer", "feedback", "messages", "tools")
+"""The full-text table's columns since 0004: `messages` is the run's message text and tool output (the first
+`search.MESSAGE_TEXT_CHARS` of it), `tools` the names of the tools it called."""
 
 TRAJECTORY_DDL: tuple[str, ...] = (
     f"""CREATE TABLE {TABLE} (
@@ -123,3 +126,20 @@ def _evolution(db: sqlite_utils.Database) -> None:
 def _split_data(db: sqlite_utils.Database) -> None:
     """The JSON moves out of the filtered table: key look-ups while sampling stop reading 5 KB rows."""
     _run_all(db, SPLIT_DATA_DDL)
+
+
+SEARCH_MESSAGES_DDL: tuple[str, ...] = (
+    f"DROP TABLE {FTS_TABLE}",
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
+    f"{', '.join(FTS_COLUMNS)}, tokenize = 'unicode61 remove_diacritics 2')",
+)
+
+
+@MIGRATIONS(name="0004_search_messages")
+def _search_messages(db: sqlite_utils.Database) -> None:
+    """Search reaches message text, tool names and tool output: the full-text table is rebuilt in place from
+    the stored JSON (task, answer and feedback come from there too), in the migration's one transaction."""
+    from trace2skill.store.search import reindex_all
+
+    _run_all(db, SEARCH_MESSAGES_DDL)
+    reindex_all(db.conn)

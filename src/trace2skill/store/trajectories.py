@@ -1,8 +1,9 @@
 """TraceStore: recorded trajectories in SQLite, plus the evolution tables (see `evolution.py`).
 
 Each trajectory is a row of the columns filters need (skill, version, outcome, score, creation
-time, tags) and a row of its full JSON; its task, final answer and feedback go to an FTS5 table
-and its tags to a tag table. All four are written in one transaction, so they never disagree.
+time, tags) and a row of its full JSON; its task, final answer, feedback, message text and tool
+names go to an FTS5 table (`search.py`) and its tags to a tag table. All four are written in one
+transaction, so they never disagree; so are the bulk changes (`update_where`, `delete_where`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import random
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,16 +24,24 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from trace2skill.errors import Conflict, InvalidInput, NotFound
-from trace2skill.models import Outcome, Trajectory, describe_validation_error, parse_trajectory
+from trace2skill.models import (
+    LIMITS,
+    SKILL_NAME_RE,
+    Outcome,
+    Trajectory,
+    describe_validation_error,
+    parse_trajectory,
+)
 from trace2skill.store.codec import iso, load_many, load_trajectory, trajectory_json
 from trace2skill.store.db import background_checkpoints, connection_lock, write_transaction
 from trace2skill.store.evolution import EvolutionLog
 from trace2skill.store.ids import new_ids
 from trace2skill.store.query import STATUSES, Filters, SetMode, VersionFilter
 from trace2skill.store.sampling import sample_seqs
-from trace2skill.store.schema import DATA_TABLE, FTS_TABLE, TABLE, TAGS_TABLE
+from trace2skill.store.schema import DATA_TABLE, FTS_COLUMNS, FTS_TABLE, TABLE, TAGS_TABLE
+from trace2skill.store.search import FtsRow, fts_row
 
-__all__ = ["DEFAULT_BATCH", "FAILURE_SIDE", "SUCCESS_SIDE", "TraceStore", "TraceSummary"]
+__all__ = ["DEFAULT_BATCH", "FAILURE_SIDE", "SUCCESS_SIDE", "TraceChanges", "TraceStore", "TraceSummary"]
 
 DEFAULT_BATCH = 500
 FAILURE_SIDE = ("failure", "partial")
@@ -40,6 +50,9 @@ PREVIEW_CHARS = 160
 SELECTIVE_TAG = 2_000
 SELECTIVE_TEXT = 20_000
 """A tag (text) filter matching at most this many rows leads the query plan; a larger one is only checked."""
+DENSE_TEXT = 0.1
+WALK_ROWS = 100
+"""A text alone, in at least this share of the rows, for at most WALK_ROWS newest rows: looked up row by row."""
 
 TrajectoryInput = Trajectory | Mapping[str, Any] | str | bytes
 TimeInput = datetime | date | str | None
@@ -49,7 +62,7 @@ _INSERT_ROW = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_DATA = f"INSERT INTO {DATA_TABLE} (seq, data) VALUES (?, CAST(? AS TEXT))"
-_INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, task, final_answer, feedback) VALUES (?, ?, ?, ?)"
+_INSERT_FTS = f"INSERT INTO {FTS_TABLE} (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
 _JSON_LIST = "(SELECT value FROM json_each(?))"
 """One parameter holding a JSON list, instead of one `?` per item (no variable-count limit)."""
 _INSERT_TAG = f"INSERT INTO {TAGS_TABLE} (tag, seq) VALUES (?, ?)"
@@ -68,6 +81,65 @@ class TraceSummary(BaseModel):
     task: str
 
 
+@dataclass(frozen=True)
+class TraceChanges:
+    """What `TraceStore.update_where` changes on every selected trajectory.
+
+    `skill` attaches the runs to that skill (their recorded version is cleared when the skill changes:
+    a version of another skill means nothing); `add_tags` and `remove_tags` add and remove tags;
+    `outcome` replaces the status (judged_by becomes "human", the feedback stays) and `score` the score
+    (without `score`, the score stays when the status does and is cleared when it changes).
+    """
+
+    skill: str | None = None
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    outcome: str | None = None
+    score: float | None = None
+
+    def check(self) -> None:
+        """InvalidInput naming the first bad value, or that nothing would change."""
+        if self.skill is None and not self.add_tags and not self.remove_tags and self.outcome is None:
+            if self.score is not None:
+                raise InvalidInput("a score needs an outcome: give --outcome with --score")
+            raise InvalidInput("nothing to change: give --skill, --tag, --untag or --outcome")
+        if self.skill is not None and not SKILL_NAME_RE.match(self.skill):
+            raise InvalidInput(f"skill {self.skill[:80]!r} is not a valid Agent Skills name (a-z, 0-9 and single '-')")
+        for tag in (*self.add_tags, *self.remove_tags):
+            if not 1 <= len(tag) <= LIMITS.tag_chars:
+                raise InvalidInput(f"tag {tag[:80]!r}: tags are 1-{LIMITS.tag_chars} characters")
+        if self.outcome is not None and self.outcome not in STATUSES:
+            raise InvalidInput(f"unknown outcome {self.outcome!r}: use one of {', '.join(STATUSES)}")
+        if self.score is not None and self.outcome is None:
+            raise InvalidInput("a score needs an outcome: give --outcome with --score")
+        if self.score is not None and not math.isfinite(self.score):
+            raise InvalidInput("score must be a finite number")
+
+    def apply(self, trajectory: Trajectory) -> Trajectory:
+        """`trajectory` with the changes made (the same object when none of them changes anything)."""
+        update: dict[str, Any] = {}
+        if self.skill is not None and trajectory.skill != self.skill:
+            update["skill"] = self.skill
+            update["skill_version"] = None
+        removed = set(self.remove_tags)
+        tags = [tag for tag in dict.fromkeys([*trajectory.tags, *self.add_tags]) if tag not in removed]
+        if tags != trajectory.tags:
+            if len(tags) > LIMITS.tags:
+                raise InvalidInput(
+                    f"trajectory {trajectory.id!r} would have {len(tags)} tags; the limit is {LIMITS.tags} "
+                    "(remove some with --untag)"
+                )
+            update["tags"] = tags
+        if self.outcome is not None:
+            old = trajectory.outcome
+            score = self.score if self.score is not None else (old.score if self.outcome == old.status else None)
+            if (self.outcome, score) != (old.status, old.score):
+                update["outcome"] = old.model_copy(
+                    update={"status": self.outcome, "score": score, "judged_by": "human"}
+                )
+        return trajectory.model_copy(update=update) if update else trajectory
+
+
 class _Batch:
     """One transaction's trajectories, serialised before the write lock is taken.
 
@@ -82,7 +154,7 @@ class _Batch:
         self.ids: list[str] = []
         self.columns: list[tuple[Any, ...]] = []
         self.data: list[bytes] = []
-        self.fts: list[tuple[str, str | None, str | None]] = []
+        self.fts: list[FtsRow] = []
         self.tags: list[list[str]] = []
         fresh = iter(new_ids(sum(1 for trajectory in trajectories if trajectory.id is None)))
         for trajectory in trajectories:
@@ -107,7 +179,7 @@ class _Batch:
                 )
             )
             self.data.append(trajectory_json(trajectory, ident, stamp))
-            self.fts.append((trajectory.task, trajectory.final_answer, outcome.feedback))
+            self.fts.append(fts_row(trajectory))
             self.tags.append(tags)
 
     def __len__(self) -> int:
@@ -129,7 +201,7 @@ def _as_outcome(outcome: Outcome | Mapping[str, Any] | str) -> Outcome:
         return outcome
     try:
         if isinstance(outcome, str):
-            return Outcome(status=outcome)
+            return Outcome.model_validate({"status": outcome})
         return Outcome.model_validate(dict(outcome))
     except ValidationError as e:
         raise InvalidInput(f"invalid outcome: {describe_validation_error(e)}") from None
@@ -243,6 +315,152 @@ class TraceStore(EvolutionLog):
             tag_keys = [(tag, seq) for tag in json.loads(tags)]
             conn.executemany(f"DELETE FROM {TAGS_TABLE} WHERE tag = ? AND seq = ?", tag_keys)
 
+    # --- bulk changes -----------------------------------------------------------------------
+
+    def update_where(
+        self,
+        changes: TraceChanges,
+        ids: Iterable[str] | None = None,
+        *,
+        everything: bool = False,
+        dry_run: bool = False,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+        skill_version: VersionFilter = None,
+    ) -> int:
+        """Make `changes` to the selected trajectories in one transaction; returns how many changed.
+
+        The selection is `ids` (every one must exist), narrowed by the filters of `filter`; without ids,
+        the filters alone, and with neither, nothing unless `everything` (InvalidInput says so). A run the
+        changes leave as it was is not counted. `dry_run` counts without writing.
+        """
+        changes.check()
+        filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
+        with contextlib.ExitStack() as stack:
+            if dry_run:
+                stack.enter_context(self._lock)
+                conn = self.db.conn
+            else:
+                conn = stack.enter_context(write_transaction(self.db))
+            seqs = self._selected(conn, ids, filters, everything)
+            changed = 0
+            for start in range(0, len(seqs), DEFAULT_BATCH):
+                chunk = seqs[start : start + DEFAULT_BATCH]
+                rows = conn.execute(
+                    f"SELECT t.seq, t.id, t.created_at, d.data FROM {TABLE} t JOIN {DATA_TABLE} d ON d.seq = t.seq "
+                    f"WHERE t.seq IN {_JSON_LIST}",
+                    [json.dumps(chunk)],
+                ).fetchall()
+                for seq, ident, created_at, data in rows:
+                    old = load_trajectory(data)
+                    new = changes.apply(old)
+                    if new is old:
+                        continue
+                    changed += 1
+                    if not dry_run:
+                        self._rewrite(conn, seq, ident, created_at, old, new)
+            return changed
+
+    @staticmethod
+    def _rewrite(
+        conn: sqlite3.Connection, seq: int, ident: str, created_at: str, old: Trajectory, new: Trajectory
+    ) -> None:
+        """Store `new` in place of `old` under the same key: columns, JSON, tag rows (the text is unchanged)."""
+        status = new.outcome
+        conn.execute(
+            f"UPDATE {TABLE} SET skill = ?, skill_version = ?, outcome = ?, score = ?, tags = ? WHERE seq = ?",
+            (new.skill, new.skill_version, status.status, status.score, to_json(new.tags).decode(), seq),
+        )
+        conn.execute(
+            f"UPDATE {DATA_TABLE} SET data = CAST(? AS TEXT) WHERE seq = ?",
+            (trajectory_json(new, ident, created_at), seq),
+        )
+        gone = [(tag, seq) for tag in old.tags if tag not in new.tags]
+        added = [(tag, seq) for tag in new.tags if tag not in old.tags]
+        conn.executemany(f"DELETE FROM {TAGS_TABLE} WHERE tag = ? AND seq = ?", gone)
+        conn.executemany(_INSERT_TAG, added)
+
+    def delete_where(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        everything: bool = False,
+        dry_run: bool = False,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+        skill_version: VersionFilter = None,
+    ) -> int:
+        """Delete the selected trajectories (as `update_where` selects them) with their search rows and tags,
+        in one transaction; returns how many. `dry_run` counts without deleting."""
+        filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
+        if dry_run:
+            with self._lock:
+                return len(self._selected(self.db.conn, ids, filters, everything))
+        with write_transaction(self.db) as conn:
+            seqs = self._selected(conn, ids, filters, everything)
+            for start in range(0, len(seqs), 10_000):
+                keys = [json.dumps(seqs[start : start + 10_000])]
+                for table, key in ((TABLE, "seq"), (DATA_TABLE, "seq"), (FTS_TABLE, "rowid"), (TAGS_TABLE, "seq")):
+                    conn.execute(f"DELETE FROM {table} WHERE {key} IN {_JSON_LIST}", keys)
+            return len(seqs)
+
+    def export_json(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        skill: str | None = None,
+        outcome: str | Iterable[str] | None = None,
+        since: TimeInput = None,
+        until: TimeInput = None,
+        tags: str | Iterable[str] | None = None,
+        text: str | None = None,
+        skill_version: VersionFilter = None,
+    ) -> Iterator[str]:
+        """The stored JSON of the selected trajectories (all of them when nothing selects), oldest first, one
+        compact JSON object each, read a batch at a time: `trace2skill import` reads it back as it was."""
+        filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
+        with self._lock:
+            seqs = self._selected(self.db.conn, ids, filters, everything=True)
+        for start in range(0, len(seqs), DEFAULT_BATCH):
+            chunk = seqs[start : start + DEFAULT_BATCH]
+            by_seq = dict(
+                self._fetch(f"SELECT seq, data FROM {DATA_TABLE} WHERE seq IN {_JSON_LIST}", [json.dumps(chunk)])
+            )
+            for seq in chunk:
+                if seq in by_seq:  # deleted meanwhile: left out
+                    yield by_seq[seq]
+
+    def _selected(
+        self, conn: sqlite3.Connection, ids: Iterable[str] | None, filters: Filters, everything: bool
+    ) -> list[int]:
+        """Keys of the selected rows, oldest first (see `update_where`)."""
+        wanted = None if ids is None else list(dict.fromkeys(ids))
+        if wanted is not None and wanted:
+            found = dict(
+                conn.execute(f"SELECT id, seq FROM {TABLE} WHERE id IN {_JSON_LIST}", [json.dumps(wanted)]).fetchall()
+            )
+            for ident in wanted:
+                if ident not in found:
+                    raise NotFound(f"no trajectory with id {ident!r}")
+            where, params = filters.where("point", lead=False)
+            sql = f"SELECT t.seq FROM {TABLE} t WHERE t.seq IN {_JSON_LIST} AND {where} ORDER BY t.created_at, t.seq"
+            return [row[0] for row in conn.execute(sql, [json.dumps(list(found.values())), *params])]
+        if filters == Filters() and not everything:
+            raise InvalidInput(
+                "say which runs: give their ids, a filter (--skill, --outcome, --tag, --since, --until) or --all"
+            )
+        where, params = filters.where(self._plan(conn, filters))
+        sql = f"SELECT t.seq FROM {TABLE} t WHERE {where} ORDER BY t.created_at, t.seq"
+        return [row[0] for row in conn.execute(sql, params)]
+
     @staticmethod
     def _locate(conn: sqlite3.Connection, trajectory_id: str, column: str) -> tuple[int, Any]:
         row = conn.execute(f"SELECT seq, {column} FROM {TABLE} WHERE id = ?", (trajectory_id,)).fetchone()
@@ -294,8 +512,9 @@ class TraceStore(EvolutionLog):
         offset: int = 0,
         skill_version: VersionFilter = None,
     ) -> list[Trajectory]:
-        """Matching trajectories, newest first. Every tag must be present; `text` searches task, answer, feedback;
-        `skill_version` is one version or a list of them (None in it: runs with no recorded version)."""
+        """Matching trajectories, newest first. Every tag must be present; `text` searches task, answer, feedback,
+        message text and tool names (`search.py`); `skill_version` is one version or a list of them (None in it:
+        runs with no recorded version)."""
         filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
         return self._by_seqs(self._newest(filters, limit, offset))
 
@@ -348,12 +567,17 @@ class TraceStore(EvolutionLog):
         limit: int | None = 100,
         offset: int = 0,
         skill_version: VersionFilter = None,
+        whole_task: bool = False,
     ) -> list[TraceSummary]:
-        """Like `filter`, but one light summary per trajectory (no messages are read)."""
+        """Like `filter`, but one light summary per trajectory (no messages are read).
+
+        The task is its first PREVIEW_CHARS characters, or all of it with `whole_task` (for output piped
+        to a program, which must not get a cut field)."""
         seqs = self._newest(Filters.of(skill, outcome, since, until, tags, text, skill_version), limit, offset)
+        task = "f.task" if whole_task else f"substr(f.task, 1, {PREVIEW_CHARS})"
         rows = self._fetch(
             "SELECT t.seq, t.id, t.created_at, t.skill, t.skill_version, t.outcome, t.score, t.tags, "
-            f"substr(f.task, 1, {PREVIEW_CHARS}) FROM {TABLE} t LEFT JOIN {FTS_TABLE} f ON f.rowid = t.seq "
+            f"{task} FROM {TABLE} t LEFT JOIN {FTS_TABLE} f ON f.rowid = t.seq "
             f"WHERE t.seq IN {_JSON_LIST}",
             [json.dumps(seqs)],
         )
@@ -372,27 +596,44 @@ class TraceStore(EvolutionLog):
             for r in (by_seq[seq] for seq in seqs if seq in by_seq)
         ]
 
-    def _plan(self, conn: sqlite3.Connection, filters: Filters) -> list[SetMode]:
+    def _plan(self, conn: sqlite3.Connection, filters: Filters, wanted: int | None = None) -> list[SetMode]:
         """How each tag and text filter should enter the query, from the size of its key set.
 
         A small set leads the plan ("drive": look up its rows). A large one is only checked while
         SQLite walks the index that gives the wanted order: tags by a primary-key probe per row
         ("point"), text through its match set built once ("probe"; checking the full-text index per
-        row costs more than building the set).
+        row costs more than building the set), unless the text is the only filter, most rows have it
+        and only the `wanted` newest few are asked for ("walk": a look-up per row walked, no set at all).
         """
         plan: list[SetMode] = []
         for kind, (sql, values) in zip(filters.set_kinds(), filters.set_queries(), strict=True):
             cap = SELECTIVE_TAG if kind == "tag" else SELECTIVE_TEXT
             (size,) = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {cap + 1})", values).fetchone()
-            plan.append("drive" if size <= cap else "point" if kind == "tag" else "probe")
+            if size <= cap:
+                plan.append("drive")
+            elif kind == "tag":
+                plan.append("point")
+            else:
+                plan.append("walk" if self._dense(conn, filters, sql, values, wanted) else "probe")
         return plan
+
+    @staticmethod
+    def _dense(conn: sqlite3.Connection, filters: Filters, sql: str, values: list[Any], wanted: int | None) -> bool:
+        """Whether a text alone is in at least DENSE_TEXT of the rows, so walking finds `wanted` rows in a few."""
+        if wanted is None or wanted > WALK_ROWS or filters != Filters(text=filters.text):
+            return False
+        (rows,) = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {TABLE}").fetchone()  # at least the row count
+        need = math.ceil(rows * DENSE_TEXT)
+        (size,) = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {need})", values).fetchone()
+        return size >= need
 
     def _newest(self, filters: Filters, limit: int | None, offset: int) -> list[int]:
         """Keys of matching rows, newest first: ordered on index columns, before any JSON is read."""
         page = _page(limit, offset)
         with self._lock:
             conn = self.db.conn
-            where, params = filters.where(self._plan(conn, filters))
+            wanted = None if page[0] < 0 else page[0] + page[1]
+            where, params = filters.where(self._plan(conn, filters, wanted))
             sql = f"SELECT t.seq FROM {TABLE} t WHERE {where} ORDER BY t.created_at DESC, t.seq DESC LIMIT ? OFFSET ?"
             return [row[0] for row in conn.execute(sql, [*params, *page])]
 

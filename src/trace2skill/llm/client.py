@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel
-from pydantic_core import to_json
 
 from trace2skill.errors import BudgetExceeded, InvalidInput, OutputCutOff, ProviderError, ProviderUnreachable
 from trace2skill.llm.accounting import UsageTotals
@@ -43,7 +42,6 @@ __all__ = ["LLM"]
 M = TypeVar("M", bound=BaseModel)
 
 _KEY_EXCLUDE = {"purpose", "run_id"}
-_KEY_EXCLUDE_REST = {"model", "system", *_KEY_EXCLUDE}
 _ALL = object()
 
 REPAIR_PROMPT = (
@@ -95,7 +93,6 @@ class LLM:
         self._totals = UsageTotals()
         self._by_run: dict[str | None, UsageTotals] = {}
         self._slots = LoopBound()
-        self._key_prefixes: dict[tuple[str, str], Any] = {}
 
     def __repr__(self) -> str:
         return f"LLM({self.provider.identity}, concurrency={self.concurrency})"
@@ -103,23 +100,10 @@ class LLM:
     # ---- calls ---------------------------------------------------------------------------------
 
     def request_key(self, request: ChatRequest) -> str:
-        """The hash of everything that determines the answer (not purpose or run_id).
-
-        It is sha256 of `identity \n request JSON`. The JSON starts with the model and the system text,
-        which every call of one kind repeats, so the hash state after that prefix is kept and only the
-        rest of the request is hashed and serialised per call.
-        """
-        prefix = (request.model, request.system)
-        state = self._key_prefixes.get(prefix)
-        if state is None:
-            if len(self._key_prefixes) >= 32:
-                self._key_prefixes.clear()
-            head = b'{"model":' + to_json(request.model) + b',"system":' + to_json(request.system)
-            state = self._key_prefixes[prefix] = hashlib.sha256(self.provider.identity.encode() + b"\n" + head)
-        rest = request.model_dump_json(exclude=_KEY_EXCLUDE_REST)  # '{"messages": ...}', never '{}'
-        digest = state.copy()
-        digest.update(b"," + rest[1:].encode())
-        return digest.hexdigest()
+        """The hash of everything that determines the answer (not purpose or run_id): sha256 of
+        `identity \n request JSON` (`model_dump_json` without purpose and run_id)."""
+        body = request.model_dump_json(exclude=_KEY_EXCLUDE)
+        return hashlib.sha256(self.provider.identity.encode() + b"\n" + body.encode()).hexdigest()
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """One call through the middleware. Raises BudgetExceeded, ProviderError or ProviderUnreachable."""

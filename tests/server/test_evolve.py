@@ -115,6 +115,25 @@ async def test_a_dry_run_estimates_the_cost_and_changes_nothing(
     assert "Nothing was spent" in _text(result) and _data(runs)["runs"] == []
 
 
+async def test_the_analyst_and_any_version_reach_the_run_as_on_the_command_line(
+    fleet_home: Home, connect: Connect
+) -> None:
+    ws = Workspace.open(fleet_home)
+    try:  # a second version, and three runs made with it: by default only those are learned from
+        more = ws.skills.load("sheets").with_files({"references/more.md": b"# More\n"})
+        ws.skills.commit(more, parent=1, author="human", changelog=["+"])
+        ws.traces.add_many(t.model_copy(update={"skill_version": 2}) for t in make_trajectories(3, seed=8))
+    finally:
+        ws.close()
+    async with connect(create_server(ServerConfig(home=fleet_home))) as client:
+        own = await client.call_tool("evolve_skill", {"name": "sheets", "dry_run": True})
+        every = await client.call_tool("evolve_skill", {"name": "sheets", "dry_run": True, "any_version": True})
+        single = await client.call_tool("evolve_skill", {"name": "sheets", "dry_run": True, "analyst": "single"})
+    assert _data(own)["estimate"]["trajectories"] == 3 and _data(every)["estimate"]["trajectories"] == 7
+    failures = _data(own)["estimate"]["failures"]
+    assert _data(own)["estimate"]["agentic"] == failures and _data(single)["estimate"]["agentic"] == 0
+
+
 async def test_a_dry_run_works_without_any_model_and_says_the_cost_is_unknown(
     fleet_home: Home, connect: Connect
 ) -> None:

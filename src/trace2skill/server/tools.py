@@ -452,6 +452,13 @@ async def evolve_skill(
     background: Annotated[
         bool, Field(description="Answer at once with the run id; the run goes on (evolution_status, cancel_evolution)")
     ] = False,
+    analyst: Annotated[
+        Literal["agentic", "single"],
+        Field(description="Failures: an agent that proves its fix with the scorer (default), or one unchecked call"),
+    ] = "agentic",
+    any_version: Annotated[
+        bool, Field(description="Learn from runs of every version of the skill, not only the version being evolved")
+    ] = False,
 ) -> Annotated[CallToolResult, EvolveResult]:
     """Improve a skill from its recorded trajectories (Trace2Skill): parallel analysts each propose a
     patch from one run, patches are merged hierarchically, and the result becomes a new version
@@ -487,6 +494,8 @@ async def evolve_skill(
         task_description=task_description,
         seed=seed,
         publish=publish,
+        analyst=analyst,
+        any_version=any_version,
     )
     uri = skill_file_uri(name, "SKILL.md")
     if dry_run:

@@ -100,6 +100,8 @@ def tool_arguments(root: Path) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
             fresh=st.booleans(),
             publish=st.sampled_from(["auto", "review", "never", "always"]),
             background=st.booleans(),
+            analyst=st.sampled_from(["agentic", "single", "both"]),
+            any_version=st.booleans(),
         ),
         "evolution_status": arguments(run_id=IDS),
         "cancel_evolution": arguments(run_id=IDS),

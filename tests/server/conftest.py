@@ -7,6 +7,7 @@ only set in auto mode (in legacy mode it re-raises inside the server task instea
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from tests.doubles.simulated import make_skill
+from tests.doubles.simulated import make_skill, make_trajectories
 
 from trace2skill.home import Home
 from trace2skill.models import Trajectory
@@ -100,6 +101,21 @@ def seeded(home: Path, seeded_template: Path) -> Home:
     """A private copy of the seeded home (the published folder is a relative symlink, copied as one)."""
     shutil.copytree(seeded_template, home, symlinks=True)
     return Home(home)
+
+
+@pytest.fixture
+def fleet_home(home: Path) -> Home:
+    """Skill `sheets` v1 and four labelled runs the simulated analyst fleet knows how to read; the `fleet` model is
+    priced (prices.json), so a real run can be given the budget a paid model needs over MCP."""
+    h = Home(home)
+    ws = Workspace.open(h)
+    try:
+        ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
+        ws.traces.add_many(make_trajectories(4, seed=5, evaluator=None))
+    finally:
+        ws.close()
+    (home / "prices.json").write_text(json.dumps({"anthropic:fleet": {"input": 3, "output": 15}}))
+    return h
 
 
 @pytest.fixture(scope="session")

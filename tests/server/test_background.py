@@ -9,7 +9,6 @@ one kind (the proposals) until the test opens its gate, so a run can be caught i
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import get_default_environment
 from mcp.client.streamable_http import streamable_http_client
 from tests.doubles.llmserver import FakeLLMServer, ServerRequest
-from tests.doubles.simulated import make_skill, make_trajectories, server_handler
+from tests.doubles.simulated import server_handler
 
 from trace2skill.home import Home
 from trace2skill.server import ServerConfig, Trace2SkillServer, create_server
@@ -69,20 +68,6 @@ class GatedFleet:
             while not self.gate.is_set():
                 await asyncio.sleep(0.01)
         return server_handler(request)
-
-
-@pytest.fixture
-def fleet_home(home: Path) -> Home:
-    """Skill `sheets` v1 (published) and four labelled runs; the `fleet` model is priced, so a run takes a budget."""
-    h = Home(home)
-    ws = Workspace.open(h)
-    try:
-        ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
-        ws.traces.add_many(make_trajectories(4, seed=5, evaluator=None))
-    finally:
-        ws.close()
-    (home / "prices.json").write_text(json.dumps({"anthropic:fleet": {"input": 3, "output": 15}}))
-    return h
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import mcp_types as types
@@ -13,7 +12,7 @@ import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
 from tests.doubles.llmserver import FakeLLMServer, Fault
-from tests.doubles.simulated import chat_handler, make_skill, make_trajectories, server_handler
+from tests.doubles.simulated import chat_handler, make_trajectories, server_handler
 
 from trace2skill.home import Home
 from trace2skill.llm import ChatMessage, ChatRequest
@@ -32,21 +31,6 @@ def _text(result: types.CallToolResult) -> str:
 def _data(result: types.CallToolResult) -> dict[str, Any]:
     assert result.structured_content is not None, _text(result)
     return result.structured_content
-
-
-@pytest.fixture
-def fleet_home(home: Path) -> Home:
-    """Skill `sheets` v1 and four labelled runs the simulated analyst fleet knows how to read; the `fleet` model is
-    priced (prices.json), so a real run can be given the budget a paid model needs over MCP."""
-    h = Home(home)
-    ws = Workspace.open(h)
-    try:
-        ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
-        ws.traces.add_many(make_trajectories(4, seed=5, evaluator=None))
-    finally:
-        ws.close()
-    (home / "prices.json").write_text(json.dumps({"anthropic:fleet": {"input": 3, "output": 15}}))
-    return h
 
 
 @pytest.fixture

@@ -79,12 +79,11 @@ def _ours(handler: Any) -> bool:
     return isinstance(handler, dict) and HOOK_MODULE in str(handler.get("command", ""))
 
 
-def _load(path: Path) -> tuple[dict[str, Any], str | None]:
-    if not path.exists():
-        return {}, None
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        return {}, text
+def json_object(path: Path, text: str | None) -> dict[str, Any]:
+    """A client's JSON settings file as a dict ({} when missing or blank); anything else is refused in one line
+    before a byte of it is changed (also used by `integrations.setup`)."""
+    if text is None or not text.strip():
+        return {}
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -92,7 +91,15 @@ def _load(path: Path) -> tuple[dict[str, Any], str | None]:
             f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); fix it first, nothing was changed"
         ) from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"{path} must hold a JSON object; nothing was changed")
+        raise InvalidInput(f"{path} must hold a JSON object; fix it first, nothing was changed")
+    return data
+
+
+def _load(path: Path) -> tuple[dict[str, Any], str | None]:
+    if not path.exists():
+        return {}, None
+    text = path.read_text(encoding="utf-8")
+    data = json_object(path, text)
     if "hooks" in data and not isinstance(data["hooks"], dict):
         raise InvalidInput(f"{path}: 'hooks' must be an object; nothing was changed")
     return data, text

@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 from trace2skill.errors import InvalidInput, NotFound, StorageError, storage_error
 from trace2skill.home import EXPORT_KEY, Home
+from trace2skill.integrations.claude_code import json_object
 
 __all__ = [
     "CLIENTS",
@@ -334,20 +335,6 @@ def _indent(text: str | None) -> int | str:
     return 2
 
 
-def _json_load(path: Path, text: str | None) -> dict[str, Any]:
-    if text is None or not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InvalidInput(
-            f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); fix it first, nothing was changed"
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{path} must hold a JSON object; fix it first, nothing was changed")
-    return data
-
-
 def _json_dump(data: dict[str, Any], original: str | None) -> str:
     rendered = json.dumps(data, indent=_indent(original), ensure_ascii=False)
     newline = "\r\n" if original and "\r\n" in original else "\n"
@@ -377,7 +364,7 @@ class _ServersFile:
     def __init__(self, client: Client, path: Path, text: str | None) -> None:
         self.client, self.path, self.text = client, path, text
         self.toml = client.config_format == "toml"
-        self.doc: Any = _toml_load(path, text) if self.toml else _json_load(path, text)
+        self.doc: Any = _toml_load(path, text) if self.toml else json_object(path, text)
         servers = self.doc.get(client.servers_key)
         if servers is not None and not isinstance(_plain(servers), dict):
             raise InvalidInput(f"{path}: {client.servers_key!r} must be a table of servers; nothing was changed")
@@ -574,7 +561,7 @@ def _plan_skills(client: Client, home: Home) -> _Plan | None:
     detail = f"publishing also exports to {folder} ({EXPORT_KEY} in {path.name})"
 
     def apply() -> dict[str, Any]:
-        data = _json_load(path, text)
+        data = json_object(path, text)
         data[EXPORT_KEY] = [*data.get(EXPORT_KEY, []), folder]
         after = _json_dump(data, text)
         created = _missing_dirs(path)
@@ -665,7 +652,7 @@ def _undo_change(client: Client, record: dict[str, Any], change: dict[str, Any],
             claude_code.uninstall(path, backup=False)
         return Step(kind, path, "remove", f"{what} removed; other hooks and settings kept")
     folder = str(change.get("added"))
-    data = _json_load(path, text)
+    data = json_object(path, text)
     folders = data.get(EXPORT_KEY)
     if not isinstance(folders, list) or folder not in folders:
         return Step(kind, path, "missing", f"{folder} is no longer in {EXPORT_KEY}")

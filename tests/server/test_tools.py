@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
 from trace2skill.home import Home
 from trace2skill.models import LIMITS
-from trace2skill.server import INSTRUCTIONS, ServerConfig, Trace2SkillServer, create_server
+from trace2skill.server import INSTRUCTIONS, ServerConfig, Trace2SkillServer, create_server, tools
 from trace2skill.workspace import Workspace
 
 pytestmark = pytest.mark.anyio
@@ -62,6 +65,41 @@ async def test_record_trajectory_accepts_the_run_as_json_text(server: Trace2Skil
         result = await client.call_tool("record_trajectory", {"trajectory": json.dumps(_run())})
     assert not result.is_error and result.structured_content is not None
     assert _data(result)["skill"] == "sheets"
+
+
+async def test_concurrent_records_are_stored_one_at_a_time_and_none_is_lost(
+    server: Trace2SkillServer, connect: Connect, inspect_store: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside, most = 0, 0
+    guard = threading.Lock()
+    store_run = tools._store_run
+
+    def counting_store_run(*args: Any) -> Any:
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        try:
+            time.sleep(0.005)  # long enough for a second worker thread to enter if one were let in
+            return store_run(*args)
+        finally:
+            with guard:
+                inside -= 1
+
+    monkeypatch.setattr(tools, "_store_run", counting_store_run)
+    before = inspect_store.traces.count()
+    ids: list[str] = []
+    async with connect(server) as client:
+
+        async def record(i: int) -> None:
+            result = await client.call_tool("record_trajectory", {"trajectory": _run(task=f"task {i}")})
+            ids.append(_data(result)["id"])
+
+        async with anyio.create_task_group() as tg:
+            for i in range(16):
+                tg.start_soon(record, i)
+    assert most == 1
+    assert len(set(ids)) == 16 and inspect_store.traces.count() == before + 16
 
 
 @pytest.mark.parametrize(

@@ -150,10 +150,10 @@ async def record_trajectory(
     Secrets and personal data are redacted before storing. Invalid input is refused with the exact
     field and reason, and nothing is stored.
     """
-    ws = _ws(ctx)
+    state = state_of(ctx)
     with tool_errors():  # parsing (up to 8 MiB), redaction and SQLite: one trip off the event loop
         ident, redactions, stored, count, tied = await anyio.to_thread.run_sync(
-            _store_run, ws, trajectory, session_of(ctx)
+            _store_run, state.workspace, trajectory, session_of(ctx), limiter=state.recording
         )
     kinds = stored.metadata.get("redactions")
     result = RecordedTrajectory(

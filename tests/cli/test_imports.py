@@ -78,6 +78,24 @@ def test_options_label_tag_and_name_the_skill_of_every_run(tmp_path: Path) -> No
     assert t.outcome.status == "failure" and t.outcome.judged_by == "human"
 
 
+def test_a_claude_code_run_gets_the_stored_version_whose_skill_text_it_loaded(tmp_path: Path) -> None:
+    home, folder = tmp_path / "home", tmp_path / "python-testing"
+    folder.mkdir()
+    front = "---\nname: python-testing\ndescription: Test Python code.\n---\n"
+    (folder / "SKILL.md").write_text(front + "# Python testing\n")
+    assert invoke(home, "skills", "import", str(folder)).exit_code == 0
+    (folder / "SKILL.md").write_text(front + "# Python testing\nRun pytest -x first.\n")
+    assert invoke(home, "skills", "import", str(folder)).exit_code == 0  # v2: the text the transcript loaded
+    result = invoke(home, "import", "claude-code", str(FIXTURES / "claude_code_branches.jsonl"), "--json")
+    ws = store(home)
+    try:
+        runs = [ws.traces.get(i) for i in json.loads(result.output)["ids"]]
+    finally:
+        ws.close()
+    (main,) = [t for t in runs if t.skill == "python-testing"]
+    assert main.skill_version == 2 and main.metadata["skill_version_from"] == "v2: its SKILL.md text"
+
+
 def test_no_redact_keeps_what_the_log_said(tmp_path: Path) -> None:
     home = tmp_path / "home"
     result = invoke(

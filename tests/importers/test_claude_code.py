@@ -5,6 +5,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from trace2skill.importers.common import skill_text_digest
 from trace2skill.importers.limits import MARKER
 from trace2skill.models import LIMITS, ReasoningPart, TextPart
 
@@ -263,6 +264,15 @@ def test_a_loaded_skill_is_noted_and_set(fixtures: Path, load: Any) -> None:
     main = next(i.trajectory for i in items if i.trajectory and not i.trajectory.metadata.get("subagent"))
     assert main.metadata["skills_loaded"] == ["python-testing"]
     assert main.skill == "python-testing"
+
+
+def test_the_skill_text_the_model_saw_is_kept_as_a_digest_and_not_as_text(fixtures: Path, load: Any) -> None:
+    items = load(fixtures / "claude_code_branches.jsonl")
+    main = next(i.trajectory for i in items if i.trajectory and not i.trajectory.metadata.get("subagent"))
+    body = "\n# Python testing  \nRun pytest -x first.\n\n"  # trailing spaces and blank lines at the ends do not count
+    assert main.metadata["skill_text_sha256"] == {"python-testing": [skill_text_digest(body)]}
+    assert "Run pytest -x first" not in main.model_dump_json()
+    assert skill_text_digest(body) != skill_text_digest("# Python testing\n\nRun pytest -x first.")
 
 
 def test_inline_sidechain_records_become_a_linked_subagent_run(fixtures: Path, load: Any) -> None:

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from trace2skill.cli import cli
 from trace2skill.errors import NotFound
 from trace2skill.home import Home
-from trace2skill.integrations.hook import main
+from trace2skill.integrations.hook import main, run_import
+from trace2skill.models import Skill, SkillFile
 from trace2skill.workspace import Workspace
 
 SESSION = "c64cc478-3430-40fe-8e9c-4ee9986e9754"
@@ -138,10 +139,26 @@ def test_subagent_transcripts_of_the_session_are_imported_with_it(
         sub / "agent-aac57f5.jsonl",
     )
     home = tmp_path / "home"
-    from trace2skill.integrations.hook import run_import
-
     result = run_import(home, transcript, SESSION)
     assert result["added"] == 2 and result["errors"] == 0
+
+
+def test_the_hook_names_the_stored_version_whose_skill_text_the_session_loaded(tmp_path: Path) -> None:
+    fixture = Path(__file__).resolve().parents[1] / "importers" / "fixtures" / "claude_code_branches.jsonl"
+    target = tmp_path / "claude" / "projects" / "-work-calc" / "5e1f0c2a-0000-4000-8000-000000000001.jsonl"
+    target.parent.mkdir(parents=True)
+    shutil.copy(fixture, target)
+    home = tmp_path / "home"
+    ws = Workspace.open(Home(home))
+    try:
+        skill_md = b"---\nname: python-testing\ndescription: Test.\n---\n# Python testing\nRun pytest -x first.\n"
+        skill = Skill(name="python-testing", files=(SkillFile(path="SKILL.md", data=skill_md),))
+        ws.skills.commit(skill, parent=None, author="human", changelog=["import"])
+    finally:
+        ws.close()
+    result = run_import(home, target, target.stem)
+    runs = [stored(home, i) for i in result["ids"]]
+    assert [getattr(t, "skill_version", None) for t in runs if getattr(t, "skill", None) == "python-testing"] == [1]
 
 
 def test_a_payload_without_a_transcript_is_logged_and_the_hook_still_succeeds(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def _import(
     from trace2skill.importers import ImportSummary, expand_paths, normalize_format
     from trace2skill.importers.pipeline import import_file
     from trace2skill.importers.redact import Redactor
-    from trace2skill.integrations.ingest import store_trajectories
+    from trace2skill.integrations.ingest import store_trajectories, with_skill_versions
     from trace2skill.models import LIMITS, SKILL_NAME_RE
     from trace2skill.store import TraceChanges
 
@@ -149,7 +149,7 @@ def _import(
     )
     with progress:
         task = progress.add_task("importing", total=len(files), imported=0, errors=0)
-        counts = store_trajectories(store, items())
+        counts = store_trajectories(store, with_skill_versions(state.workspace.skills, items()))
     relabelled = 0
     if counts.unchanged and (skill is not None or tags or outcome is not None):
         # runs stored before and read again unchanged: the options given now still apply to them

@@ -17,7 +17,9 @@ The format is undocumented; what this reader relies on was checked against real 
   become their own trajectories, linked by `metadata.parent_session_id` and `metadata.agent_id`.
 - Skills: a `Skill` tool call (`input.skill`, older `input.command`) or an `isMeta` line starting
   with `Base directory for this skill: <dir>`. They are listed in `metadata.skills_loaded`, and
-  `skill` is set when exactly one was loaded.
+  `skill` is set when exactly one was loaded. The body that `isMeta` line carries (the SKILL.md text
+  the model saw) is not kept; its digest is (`metadata.skill_text_sha256`, per skill), so the version
+  the run used can be found among the stored ones (`integrations.ingest.with_skill_versions`).
 - The `claude -p --output-format stream-json` envelope (no uuids, a final `result` record) is read
   the same way, in file order.
 
@@ -53,6 +55,7 @@ from trace2skill.importers.common import (
     result_part,
     shape_error,
     skill_name,
+    skill_text_digest,
     stable_id,
     text_part,
 )
@@ -109,6 +112,8 @@ class _Group:
     models: Counter[str] = field(default_factory=Counter)
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
     skills: list[str] = field(default_factory=list)
+    skill_texts: dict[str, list[str]] = field(default_factory=dict)
+    """Per skill name, the digest (`skill_text_digest`) of each distinct body the client loaded into the context."""
     subagents: list[str] = field(default_factory=list)
     version: str | None = None
     cwd: str | None = None
@@ -122,6 +127,12 @@ class _Group:
     def note_skill(self, raw: Any) -> None:
         if isinstance(raw, str) and raw.strip() and raw.strip() not in self.skills:
             self.skills.append(raw.strip())
+
+    def note_skill_text(self, name: str, body: str) -> None:
+        digests = self.skill_texts.setdefault(name, [])
+        digest = skill_text_digest(body)
+        if body.strip() and digest not in digests:
+            digests.append(digest)
 
 
 def read(path: Path, options: ImportOptions | None = None) -> Iterator[Draft | RecordError]:
@@ -285,7 +296,9 @@ def _index(record: dict[str, Any], number: int, groups: dict[str, _Group], summa
                 )
                 found = _SKILL_DIR_RE.match(text.strip())
                 if found:
-                    group.note_skill(found.group(1).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1])
+                    name = found.group(1).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+                    group.note_skill(name)
+                    group.note_skill_text(name, text.strip()[found.end() :])
                 group.skipped["meta"] += 1
             tur = record.get("toolUseResult")
             if isinstance(tur, dict) and isinstance(tur.get("agentId"), str):
@@ -643,6 +656,9 @@ def _draft(
         metadata["subagents"] = group.subagents[:100]
     if group.skills:
         metadata["skills_loaded"] = group.skills
+    loaded = {skill_name(n): digests[:8] for n, digests in group.skill_texts.items() if digests and skill_name(n)}
+    if loaded:
+        metadata["skill_text_sha256"] = loaded
     title = next((summaries[e.uuid] for e in reversed(group.entries) if e.uuid in summaries), None)
     if title:
         metadata["title"] = title

@@ -37,6 +37,7 @@ __all__ = [
     "result_part",
     "shape_error",
     "skill_name",
+    "skill_text_digest",
     "stable_id",
     "text_part",
 ]
@@ -248,6 +249,14 @@ def skill_name(raw: str | None) -> str | None:
         return None
     name = str(raw).strip().split(":")[-1].strip().lower()
     return name if SKILL_NAME_RE.match(name) else None
+
+
+def skill_text_digest(body: str) -> str:
+    """sha256 of a SKILL.md body (the text after its frontmatter) as a client shows it to its model: trailing
+    spaces of each line and blank lines at either end do not count, so a stored version's body and the same
+    body copied into a transcript give one digest (`integrations.ingest.with_skill_versions`)."""
+    lines = [line.rstrip() for line in body.replace("\r\n", "\n").split("\n")]
+    return hashlib.sha256("\n".join(lines).strip("\n").encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:

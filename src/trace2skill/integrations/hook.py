@@ -115,7 +115,7 @@ def run_import(home: Path, transcript: Path, session: str | None) -> dict[str, A
     """Import one session (and its subagents) into the store at `home`; returns the counts."""
     from trace2skill.home import Home
     from trace2skill.importers import RedactionConfig, import_paths
-    from trace2skill.integrations.ingest import store_trajectories
+    from trace2skill.integrations.ingest import store_trajectories, with_skill_versions
     from trace2skill.workspace import Workspace
 
     with _SessionLock(home, session or str(transcript)):
@@ -125,7 +125,8 @@ def run_import(home: Path, transcript: Path, session: str | None) -> dict[str, A
         errors = [f"{i.source}: {i.error}" for i in items if i.error]
         workspace = Workspace.open(resolved)
         try:
-            counts = store_trajectories(workspace.traces, (i.trajectory for i in items if i.trajectory))
+            runs = (i.trajectory for i in items if i.trajectory)
+            counts = store_trajectories(workspace.traces, with_skill_versions(workspace.skills, runs))
         finally:
             workspace.close()
     result = {**counts.as_dict(), "errors": len(errors), "ids": counts.ids}

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from trace2skill.errors import Conflict, NotFound
+from trace2skill.errors import Conflict, InvalidInput, NotFound
 from trace2skill.models import ReasoningPart, TextPart, ToolCallPart, ToolResultPart, Trajectory
 
 if TYPE_CHECKING:
+    from trace2skill.skills_store import SkillStore
     from trace2skill.store import TraceStore
 
-__all__ = ["BATCH_BYTES", "StoreCounts", "approx_size", "store_trajectories"]
+__all__ = ["BATCH_BYTES", "StoreCounts", "approx_size", "store_trajectories", "with_skill_versions"]
 
 
 @dataclass
@@ -159,3 +161,70 @@ def _add_one(store: TraceStore, t: Trajectory, replaced: set[str], counts: Store
             counts.added += 1
         return ident
     raise Conflict(f"trajectory {t.id!r} kept changing while it was being imported")
+
+
+def with_skill_versions(skills: SkillStore, trajectories: Iterable[Trajectory]) -> Iterator[Trajectory]:
+    """Each run, with `skill_version` set when the SKILL.md text it loaded is a stored version's.
+
+    A client that loads skills from its own folder (Claude Code) logs the body it showed the model,
+    not a version; the importer keeps that body's digest (`metadata.skill_text_sha256`). When it loaded
+    one body of its skill and that body is a stored version's, the run was made with that version, so
+    evolution can tell it from runs of others (`evolve --any-version`). Versions whose SKILL.md
+    bodies are the same differ elsewhere (references, scripts): the newest made before the run is
+    named, and `metadata.skill_version_from` says what the version rests on.
+    """
+    known: dict[str, dict[str, list[SkillVersionRef]]] = {}
+    for t in trajectories:
+        yield _versioned(skills, t, known)
+
+
+@dataclass(frozen=True)
+class SkillVersionRef:
+    version: int
+    created_at: datetime
+
+
+def _versioned(skills: SkillStore, t: Trajectory, known: dict[str, dict[str, list[SkillVersionRef]]]) -> Trajectory:
+    digests = t.metadata.get("skill_text_sha256")
+    if t.skill is None or t.skill_version is not None or not isinstance(digests, dict):
+        return t
+    loaded = digests.get(t.skill)
+    if not isinstance(loaded, list) or len(loaded) != 1 or not isinstance(loaded[0], str):
+        return t  # not loaded, or edited while the run went on: more than one version
+    if t.skill not in known:
+        known[t.skill] = _bodies(skills, t.skill)
+    matches = known[t.skill].get(loaded[0], [])
+    if t.created_at is not None:
+        started = _aware(t.created_at)
+        before = [m for m in matches if _aware(m.created_at) <= started]
+        matches = before or matches
+    if not matches:
+        return t
+    chosen = max(matches, key=lambda m: m.version)
+    how = "its SKILL.md text" if len(matches) == 1 else f"its SKILL.md text, shared by {len(matches)} versions"
+    metadata = {**t.metadata, "skill_version_from": f"v{chosen.version}: {how}"}
+    return t.model_copy(update={"skill_version": chosen.version, "metadata": metadata})
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _bodies(skills: SkillStore, name: str) -> dict[str, list[SkillVersionRef]]:
+    """The versions of `name` by the digest of their SKILL.md body; {} for a skill the store does not hold."""
+    from trace2skill.importers.common import skill_text_digest
+    from trace2skill.skills_store.frontmatter import split_frontmatter
+
+    try:
+        history = skills.history(name)
+    except NotFound:
+        return {}
+    bodies: dict[str, list[SkillVersionRef]] = {}
+    for v in history:
+        try:
+            text = skills.read_file(name, "SKILL.md", v.version).decode("utf-8", "replace")
+            body = split_frontmatter(text)[1]
+        except (NotFound, InvalidInput):
+            continue
+        bodies.setdefault(skill_text_digest(body), []).append(SkillVersionRef(v.version, v.created_at))
+    return bodies

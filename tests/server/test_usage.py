@@ -78,6 +78,28 @@ async def test_a_recorded_run_is_tied_to_the_reads_its_own_session_made_before_i
     assert logo.trajectory_id is None  # another session's read is nobody's run here
 
 
+async def test_a_run_that_names_no_version_gets_the_one_its_session_read(
+    server: Trace2SkillServer, connect: Connect, inspect_store: Workspace
+) -> None:
+    async with connect(server) as agent, connect(server) as unsure:
+        await agent.call_tool("get_skill", {"name": "sheets"})
+        read_one = await agent.call_tool("record_trajectory", {"trajectory": run("Sum a column")})
+        await agent.read_resource("skill://sheets/SKILL.md")
+        named = await agent.call_tool("record_trajectory", {"trajectory": {**run("Sort"), "skill_version": 1}})
+        read_none = await agent.call_tool("record_trajectory", {"trajectory": run("Rename files")})
+        await unsure.call_tool("get_skill", {"name": "sheets", "version": 1})
+        await unsure.call_tool("get_skill", {"name": "sheets"})
+        read_two = await unsure.call_tool("record_trajectory", {"trajectory": run("Chart it")})
+    stored = {
+        key: inspect_store.traces.get(result.structured_content["id"])  # type: ignore[index]
+        for key, result in {"one": read_one, "named": named, "none": read_none, "two": read_two}.items()
+    }
+    assert stored["one"].skill_version == 2 and read_one.structured_content["skill_version"] == 2  # type: ignore[index]
+    assert stored["one"].metadata["skill_version_from"] == "v2: read over MCP in the session that recorded it"
+    assert stored["named"].skill_version == 1 and "skill_version_from" not in stored["named"].metadata
+    assert stored["none"].skill_version is None and stored["two"].skill_version is None
+
+
 async def test_get_skill_sends_skill_md_once_as_its_first_text_block(
     server: Trace2SkillServer, connect: Connect, inspect_store: Workspace
 ) -> None:

@@ -137,6 +137,16 @@ class UsageLog:
 
     # --- reading ----------------------------------------------------------------------------------
 
+    def untied_versions(self, session: str | None, skill: str) -> set[int | None]:
+        """The versions of `skill` the session read that no run has claimed yet (what `tie` would tie)."""
+        if session is None:
+            return set()
+        rows = self._fetch(
+            f"SELECT DISTINCT version FROM {READS_TABLE} WHERE session = ? AND trajectory_id IS NULL AND skill = ?",
+            [session, skill],
+        )
+        return {r[0] for r in rows}
+
     def _fetch(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
         if not self.available:
             return []

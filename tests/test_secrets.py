@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
+import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from trace2skill.errors import InvalidInput
 from trace2skill.secrets import SecretScanner, describe_secret_files, find_secret_files, scan_text
+from trace2skill.secrets.scanner import _Stage, _Text
 from trace2skill.secrets.tomlrules import entropy
 
 K8S_SECRET = """apiVersion: v1
@@ -80,3 +84,30 @@ def test_secrets_files_are_found_by_name_and_other_text_files_by_what_they_hold(
     assert describe_secret_files(found, limit=2) == (
         ".env (an environment file), config/.env.production (an environment file) and 3 more"
     )
+
+
+class _EachRuleOwnTriggers(SecretScanner):
+    """The scanner as it was: every rule checks its own triggers, with no search for the stage's at once."""
+
+    def _python(self, stage: _Stage, text: _Text, counts: Counter[str]) -> None:
+        for rule in stage.rules:
+            if rule.triggers:
+                within = text.lowered if rule.lower_triggers else text.value
+                if not any(t in within for t in rule.triggers):
+                    continue
+            text.change(rule.pattern.sub(self._replacer(rule, counts), text.value))
+
+
+def test_one_search_for_a_stages_triggers_runs_exactly_the_rules_their_own_checks_run() -> None:
+    corpus = Path(__file__).parent / "importers" / "corpus"
+    secrets = [json.loads(line)["text"] for line in (corpus / "secrets.jsonl").read_text().splitlines()]
+    clean = [line for line in (corpus / "clean.txt").read_text().splitlines() if line.strip()]
+    fast, reference = SecretScanner(), _EachRuleOwnTriggers()
+    stages = (fast.rules, fast.context_rules, fast.pii_rules)
+    triggers = sorted({t for stage in stages for rule in stage for t in rule.triggers})
+    rng = random.Random(7)
+    mixed = [" ".join(rng.choice(secrets + clean + triggers) for _ in range(rng.randint(2, 6))) for _ in range(300)]
+    for text in secrets + clean + mixed:
+        got, want = Counter[str](), Counter[str]()
+        assert fast.redact(text, got) == reference.redact(text, want), text
+        assert got == want, text

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from trace2skill.errors import InvalidInput
 from trace2skill.secrets.rules import CONTEXT_RULES, DEFAULT_ALLOW, PII_RULES, SHAPE_RULES, Rule
@@ -50,9 +50,9 @@ class SecretScanner:
                 rules.insert(0, Rule(kind, re.compile(pattern)))
             except re.error as e:
                 raise InvalidInput(f"redaction pattern {kind!r} is not a valid regex: {e}") from None
-        self.rules = tuple(rules)
-        self.context_rules = tuple(r for r in CONTEXT_RULES if r.kind not in disabled)
-        self.pii_rules = tuple(r for r in PII_RULES if r.kind not in disabled)
+        self.rules = _Stage(rules)
+        self.context_rules = _Stage(r for r in CONTEXT_RULES if r.kind not in disabled)
+        self.pii_rules = _Stage(r for r in PII_RULES if r.kind not in disabled)
         allow = list(DEFAULT_ALLOW if default_allow else ()) + list(allow)
         try:
             self.allow = tuple(re.compile(a) for a in allow)
@@ -91,9 +91,15 @@ class SecretScanner:
         texts = (_decode(whole), _decode(secret))
         return any(a.fullmatch(t) for a in self.allow for t in texts)
 
-    def _python(self, rules: Sequence[Rule], text: _Text, counts: Counter[str]) -> None:
-        for rule in rules:
+    def _python(self, stage: _Stage, text: _Text, counts: Counter[str]) -> None:
+        checked: str | None = None
+        some_trigger = True
+        for rule in stage.rules:
             if rule.triggers:
+                if checked is not text.value:  # the stage's triggers looked for at once, again after each change
+                    checked, some_trigger = text.value, stage.any_trigger(text)
+                if not some_trigger:
+                    continue
                 within = text.lowered if rule.lower_triggers else text.value
                 if not any(t in within for t in rule.triggers):
                     continue
@@ -122,6 +128,36 @@ class SecretScanner:
             return whole[: start - offset] + REDACTED.format(kind=kind) + whole[end - offset :]
 
         return replace
+
+
+class _Stage:
+    """Rules that run in order, with one regex per case that finds any of their triggers.
+
+    Most texts hold no trigger at all: one search then rules out every rule that has triggers, where
+    checking each rule's own would cost a substring test per trigger per rule. When the search finds
+    one, each rule still checks its own triggers, so what runs is exactly what per-rule checks run."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules = tuple(rules)
+        self._exact = _any_of(t for r in self.rules if not r.lower_triggers for t in r.triggers)
+        self._lower = _any_of(t for r in self.rules if r.lower_triggers for t in r.triggers)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def any_trigger(self, text: _Text) -> bool:
+        return bool(
+            (self._exact is not None and self._exact.search(text.value))
+            or (self._lower is not None and self._lower.search(text.lowered))
+        )
+
+
+def _any_of(triggers: Iterable[str]) -> re.Pattern[str] | None:
+    unique = sorted(set(triggers))
+    return re.compile("|".join(map(re.escape, unique))) if unique else None
 
 
 class _Text:

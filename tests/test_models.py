@@ -14,6 +14,7 @@ from trace2skill.models import (
     ToolCallPart,
     ToolResultPart,
     parse_trajectory,
+    without_lone_surrogates,
 )
 
 ARCHITECTURE_EXAMPLE = {
@@ -143,3 +144,13 @@ def test_skill_digest_depends_on_content_not_order():
 def test_patch_accepts_the_papers_changelog_entries_key():
     p = Patch.model_validate({"edits": [], "changelog_entries": ["a"]})
     assert p.changelog == ["a"]
+
+
+def test_lone_surrogates_in_keys_and_values_become_replacement_characters_and_pairs_stay() -> None:
+    value = {"a\ud800": ["x\udc00y", "\U0001f600", 3, None], "n": {"deep": "\udbff"}}
+    assert without_lone_surrogates(value) == {"a\ufffd": ["x\ufffdy", "\U0001f600", 3, None], "n": {"deep": "\ufffd"}}
+
+
+def test_a_value_without_lone_surrogates_is_returned_as_it_is() -> None:
+    value = {"task": "Sum B", "messages": [{"role": "user", "content": "emoji \U0001f600"}], "n": 1.5}
+    assert without_lone_surrogates(value) is value

@@ -175,7 +175,16 @@ def without_lone_surrogates(value: Any) -> Any:
     """`value` with every unpaired UTF-16 surrogate in its strings and keys replaced by U+FFFD.
 
     JSON may escape one (`"\\ud800"`, e.g. an emoji cut in half by a truncated tool output), but no
-    UTF-8 text, and so no store, can hold it. Called only on values already checked for depth."""
+    UTF-8 text, and so no store, can hold it. Called only on values already checked for depth. A value
+    that serialises to JSON holds none (the serialiser refuses one), and is returned as it is."""
+    try:
+        to_json(value)
+    except Exception:  # a surrogate, or anything else the serialiser cannot decide: the walk does
+        return _replace_lone_surrogates(value)
+    return value
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -183,9 +192,9 @@ def without_lone_surrogates(value: Any) -> Any:
             return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         return value
     if isinstance(value, dict):
-        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [without_lone_surrogates(v) for v in value]
+        return [_replace_lone_surrogates(v) for v in value]
     return value
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "SandboxLimits",
     "SandboxResult",
     "available_modes",
+    "choose_mode",
     "is_secret_name",
 ]
 
@@ -167,7 +168,8 @@ def available_modes() -> list[str]:
     return ["process"] if _bwrap_problem() else ["bwrap", "process"]
 
 
-def _choose_mode(mode: str) -> str:
+def choose_mode(mode: str) -> str:
+    """The mode a Sandbox asked for `mode` runs in: `auto` is bwrap where it works, else process."""
     if mode not in ("auto", "bwrap", "process"):
         raise InvalidInput(f"sandbox mode {mode!r} is unknown; use 'auto', 'bwrap' or 'process'")
     if mode == "process":
@@ -482,7 +484,7 @@ class Sandbox:
             raise InvalidInput("sandbox readonly takes a list of folder prefixes, not one string")
         inputs = _check_layout(files)
         self.limits = limits
-        self.mode = _choose_mode(mode)
+        self.mode = choose_mode(mode)
         self._readonly = tuple(dict.fromkeys(_relpath(p, "sandbox readonly prefix") for p in readonly))
         self._extra_env = _check_env(env or {})
         self._baseline: dict[str, tuple[int, str]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from tests.doubles.scripted import ScriptedProvider
 from tests.doubles.simulated import chat_handler, make_skill, make_trajectories
 
 from trace2skill.errors import BudgetExceeded
-from trace2skill.evolve import estimate, evolve_async
+from trace2skill.evolve import ProgressEvent, estimate, evolve_async
 from trace2skill.evolve.analysts import analysis_kind
 from trace2skill.evolve.merge import tree_shape
 from trace2skill.home import Home
@@ -74,6 +75,33 @@ async def test_a_run_commits_a_new_version_whose_edits_name_their_trajectories(w
     assert {e.stage for e in events} >= {"analyse", "propose", "merge", "apply", "commit", "done"}
     published = ws.skills.published_path("sheets") / "SKILL.md"
     assert published.read_text() == skill.skill_md
+
+
+@pytest.mark.anyio
+async def test_what_exists_before_a_run_is_frozen_for_the_collector_only_while_the_pipeline_runs(
+    ws: Workspace,
+) -> None:
+    llm, _ = _llm(ws)
+    frozen: dict[str, int] = {}
+
+    def progress(event: ProgressEvent) -> None:
+        frozen.setdefault(event.stage, gc.get_freeze_count())
+
+    report = await evolve_async(_config(), workspace=ws, llm=llm, progress=progress)
+    assert report.status == "succeeded"
+    assert frozen["analyse"] > 0 and frozen["commit"] > 0  # the selected runs and everything older, not rescanned
+    assert gc.get_freeze_count() == 0  # handed back to the collector at the end
+
+
+@pytest.mark.anyio
+async def test_a_process_that_froze_objects_itself_keeps_its_freeze_through_a_run(ws: Workspace) -> None:
+    llm, _ = _llm(ws)
+    gc.freeze()
+    try:
+        report = await evolve_async(_config(), workspace=ws, llm=llm)
+        assert report.status == "succeeded" and gc.get_freeze_count() > 0  # not ended by the run
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.anyio

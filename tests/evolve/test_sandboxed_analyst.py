@@ -330,6 +330,40 @@ async def test_an_input_the_agent_rewrote_is_also_there_as_given_under_original(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("uses_run", [False, True])
+async def test_a_run_without_files_gets_its_empty_folder_only_when_a_command_needs_it(
+    server: FakeLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uses_run: bool
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temp))  # where the sandbox would make its folder
+    made: list[str] = []
+
+    def look_then_answer(req: ServerRequest) -> Turn:
+        made.extend(p.name for p in temp.iterdir())  # the folder exists while the analysis runs, or never
+        return [("evaluate", {"answer": "Berlin"})]
+
+    first: Turn = [("run", {"command": "pwd"})] if uses_run else [("evaluate", {"answer": "Paris"})]
+    server.handler = scripted(first, look_then_answer, _submit(fix_confirmed=False))
+    trajectory = _answer_failure("exact", "Berlin", "Paris")
+    analysis = await _analyse(server, trajectory, require_confirmed_fix=False)
+    request = _analyst_requests(server)[-1]
+    mode = available_modes()[0]
+    first_message = request.texts[1]
+    assert f"Work folder (sandbox: {mode}," in first_message and "- (empty: the run kept no files)" in first_message
+    assert analysis.sandbox == mode and analysis.confirmed and analysis.turns == 3
+    outputs = _tool_outputs(request)
+    assert outputs[1].startswith("PASS")
+    if uses_run:
+        workdir = outputs[0].splitlines()[1]
+        assert workdir.startswith(str(temp)) and "trace2skill-sandbox-" in workdir
+        assert len(made) == 1 and not Path(workdir).exists()  # made for the command, removed at the end
+    else:
+        assert outputs[0].startswith("FAIL") and made == []  # never needed, never made
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.anyio
 async def test_without_a_sandbox_the_analysis_goes_on_and_run_says_why(
     server: FakeLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

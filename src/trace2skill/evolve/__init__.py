@@ -12,7 +12,9 @@ continues it. `estimate` is the dry run. Progress arrives through the `progress`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from trace2skill.errors import InvalidInput, NotFound
@@ -187,21 +189,40 @@ async def evolve_async(
         if on_run is not None:
             on_run(prepared.run_id)
         _limit_budget(budget, ws.traces, prepared.config, prepared.run_id)
-        return await run_pipeline(
-            ws.traces,
-            ws.skills,
-            analyst_llm,
-            prepared,
-            progress=progress,
-            resolve_evaluator=evaluator_for,
-            protected=protected,
-            editor_llm=editor_llm,
-        )
+        with _long_lived_frozen():
+            return await run_pipeline(
+                ws.traces,
+                ws.skills,
+                analyst_llm,
+                prepared,
+                progress=progress,
+                resolve_evaluator=evaluator_for,
+                protected=protected,
+                editor_llm=editor_llm,
+            )
     finally:
         for one in opened.values():
             await one.aclose()
         if workspace is None:
             ws.close()
+
+
+@contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """For the pipeline, what is alive when it starts (modules, the models, the selected trajectories)
+    sits in the collector's permanent generation (`gc.freeze`): it outlives the run, and the fleet's
+    allocations would otherwise have every full collection scan it again. `gc.unfreeze` hands it back
+    (a concurrent run's freeze included; freezing never changes what is collected, only when). A
+    process that froze objects itself (a pre-fork server sharing pages with its workers) keeps its
+    own freeze: the run then neither adds to it nor ends it."""
+    if gc.get_freeze_count() > 0:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def evolve(config: EvolutionConfig | None = None, **options: Any) -> EvolutionReport:

@@ -192,7 +192,7 @@ class _Session:
             if call.name == "run":
                 return await self._shell(args.get("command"))
             if call.name == "evaluate":
-                candidate = self._candidate(args)
+                candidate = await self._candidate(args)
                 self.evaluations += 1
                 result = await self.checker.evaluate(candidate)
                 self.passed = self.passed or result.passed
@@ -204,14 +204,14 @@ class _Session:
         return f"unknown tool {call.name!r}", True
 
     async def _shell(self, command: Any) -> tuple[str, bool]:
-        box = self.folder.box
+        box = await self.folder.ready()
         if box is None:
             return f"run is unavailable: {self.folder.problem}", True
         if not isinstance(command, str) or not command.strip():
             return "run needs a `command`: a shell command line", True
         return quote_run_data((await box.run(command)).render()), False  # output over the run's files
 
-    def _candidate(self, args: dict[str, Any]) -> Candidate:
+    async def _candidate(self, args: dict[str, Any]) -> Candidate:
         """The answer as given, and output files read from the work folder by name (bytes, binary included).
 
         `files` as {name: text} is accepted too, for models that send the content itself.
@@ -223,6 +223,8 @@ class _Session:
         names = [files] if isinstance(files, str) else files
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise TypeError("`files` is a list of file names in the work folder")
+        if names:
+            await self.folder.ready()
         return Candidate(answer=None if answer is None else str(answer), files={n: self._read(n) for n in names})
 
     def _read(self, name: str) -> bytes:

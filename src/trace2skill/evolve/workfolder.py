@@ -7,6 +7,10 @@ The agent's files come from the trajectory's artifacts (base64 ones decoded to b
 belongs to the reference (a path the reference names, or the same bytes as one) is never copied in:
 the xlsx-cells reference names its golden workbooks, and an analyst that could read one would copy
 it back instead of finding the fix.
+
+A run that kept no files gets an empty folder, and that one is made when the analyst first needs it
+(a `run`, or an `evaluate` of files): an analysis that only reads steps and checks answers makes
+none, and pays no folder set-up and removal. The first message reads the same either way.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from trace2skill.errors import Trace2SkillError, UnsafePath
 from trace2skill.evaluators.base import reference_leaves
 from trace2skill.models import Trajectory
-from trace2skill.sandbox import Sandbox, SandboxLimits
+from trace2skill.sandbox import Sandbox, SandboxLimits, choose_mode
 from trace2skill.skills_store.paths import safe_relpath
 
 __all__ = ["ANALYST_LIMITS", "SANDBOX_MODE", "WorkFolder", "open_work_folder"]
@@ -47,25 +51,49 @@ class _Entry:
 
 
 @dataclass
+class _Deferred:
+    """An empty sandbox not made yet: its mode (already chosen) and limits."""
+
+    mode: str
+    limits: SandboxLimits
+
+
+@dataclass
 class WorkFolder:
-    """The sandbox (None when it could not be made, with `problem` saying why) and what was put in it."""
+    """The sandbox (None when it could not be made, with `problem` saying why) and what was put in it.
+
+    An empty folder may be deferred (`box` None until `ready()` makes it); `mode` is known either way."""
 
     box: Sandbox | None
     entries: list[_Entry] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     problem: str | None = None
+    deferred: _Deferred | None = field(default=None, repr=False)
 
     @property
     def mode(self) -> str | None:
-        return self.box.mode if self.box is not None else None
+        if self.box is not None:
+            return self.box.mode
+        return self.deferred.mode if self.deferred is not None else None
+
+    async def ready(self) -> Sandbox | None:
+        """The sandbox, made now if it was deferred; None (and `problem` set) when it cannot be made."""
+        deferred, self.deferred = self.deferred, None
+        if deferred is not None:
+            try:
+                self.box = await asyncio.to_thread(Sandbox, {}, mode=deferred.mode, limits=deferred.limits)
+            except (Trace2SkillError, OSError) as e:
+                self.problem = f"the sandbox could not be made: {e}"
+        return self.box
 
     def describe(self) -> str:
         """The first message's part about the folder: every file in it, and the task files that are not."""
-        if self.box is None:
+        mode = self.mode
+        if mode is None:
             return f"Work folder: none for this run ({self.problem}); `run` is unavailable."
-        network = "no network" if self.box.mode == "bwrap" else "network as the user"
+        network = "no network" if mode == "bwrap" else "network as the user"
         lines = [
-            f"Work folder (sandbox: {self.box.mode}, {network}): a copy of this run's files. `run` executes shell "
+            f"Work folder (sandbox: {mode}, {network}): a copy of this run's files. `run` executes shell "
             f"commands here ({_PYTHON}); `evaluate` scores files from here by name."
         ]
         lines += [f"- {e.name} ({e.size:,} bytes): {e.origin}" for e in self.entries[:_LISTED]]
@@ -78,6 +106,7 @@ class WorkFolder:
         return "\n".join(lines)
 
     async def close(self) -> None:
+        self.deferred = None
         if self.box is not None:
             await asyncio.to_thread(self.box.close)
 
@@ -86,10 +115,37 @@ async def open_work_folder(
     t: Trajectory, *, mode: str | None = None, limits: SandboxLimits | None = None
 ) -> WorkFolder:
     """A sandbox holding the run's input files and the agent's files; the caller closes it."""
-    return await asyncio.to_thread(_open, t, mode or SANDBOX_MODE, limits or ANALYST_LIMITS)
+    mode, limits = mode or SANDBOX_MODE, limits or ANALYST_LIMITS
+    if _no_files(t) and (_modes_probed or mode == "process"):  # no disk work to do: not worth a thread
+        deferred = _deferred(mode, limits)
+        if deferred is not None:
+            return WorkFolder(None, deferred=deferred)
+    return await asyncio.to_thread(_open, t, mode, limits)
+
+
+_modes_probed = False
+"""Whether `available_modes()` has run: its first call starts bwrap once, which stays off the event loop."""
+
+
+def _no_files(t: Trajectory) -> bool:
+    """The run kept no files and names no task files: its folder starts empty."""
+    return not t.artifacts and not isinstance(t.metadata.get("task_files"), dict)
+
+
+def _deferred(mode: str, limits: SandboxLimits) -> _Deferred | None:
+    """An empty folder to make on first use, its mode chosen as `Sandbox` would; None for a mode only
+    `Sandbox` itself may judge (an explicit `bwrap`, an unknown one), which is made at once."""
+    global _modes_probed
+    if mode not in ("auto", "process"):
+        return None
+    chosen = choose_mode(mode)
+    _modes_probed = _modes_probed or mode == "auto"
+    return _Deferred(chosen, limits)
 
 
 def _open(t: Trajectory, mode: str, limits: SandboxLimits) -> WorkFolder:
+    if _no_files(t) and (deferred := _deferred(mode, limits)) is not None:
+        return WorkFolder(None, deferred=deferred)
     secret = _ReferenceFiles(t.reference)
     files: dict[str, bytes | Path] = {}
     entries: dict[str, _Entry] = {}
@@ -114,6 +170,8 @@ def _open(t: Trajectory, mode: str, limits: SandboxLimits) -> WorkFolder:
             files[f"{_ORIGINALS}/{name}"] = files[name]
             entries[f"{_ORIGINALS}/{name}"] = _Entry(f"{_ORIGINALS}/{name}", original.size, "task input, as given")
         files[name], entries[name] = data, _Entry(name, len(data), "written by the agent")
+    if not files and (deferred := _deferred(mode, limits)) is not None:  # nothing to copy in: made on first use
+        return WorkFolder(None, missing=missing, deferred=deferred)
     try:
         box = Sandbox(files, mode=mode, limits=limits)
     except (Trace2SkillError, OSError) as e:

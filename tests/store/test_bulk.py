@@ -120,3 +120,23 @@ def test_export_gives_the_stored_json_oldest_first(store: TraceStore, runs: list
     assert lines[0] == store.get("a").model_dump_json()
     assert [json.loads(line)["id"] for line in store.export_json(skill="xlsx")] == ["a", "b"]
     assert [json.loads(line)["id"] for line in store.export_json(["c", "a"])] == ["a", "c"]
+
+
+def _counted_by_scan(store: TraceStore) -> dict[str, int]:
+    rows = store.db.execute("SELECT skill, count(*) FROM trajectories WHERE skill IS NOT NULL GROUP BY skill")
+    return dict(rows.fetchall())
+
+
+def test_a_skills_run_count_stays_true_through_adds_relabels_and_deletes(store: TraceStore, runs: list[str]) -> None:
+    def counts() -> dict[str, int]:
+        return {skill: store.count(skill=skill) for skill in ("xlsx", "pdf", "sheets", "none-such")}
+
+    assert counts() == {"xlsx": 2, "pdf": 1, "sheets": 0, "none-such": 0}
+    store.update_where(TraceChanges(skill="sheets"), skill="xlsx")
+    assert counts() == {"xlsx": 0, "pdf": 1, "sheets": 2, "none-such": 0}
+    store.update_where(TraceChanges(skill="pdf"), ["d"])  # a run with no skill gets one
+    store.delete("a")
+    store.delete_where(skill="pdf", outcome="success")
+    assert counts() == {"xlsx": 0, "pdf": 1, "sheets": 1, "none-such": 0}
+    assert {k: v for k, v in counts().items() if v} == _counted_by_scan(store)
+    assert store.count(skill="sheets", outcome="failure") == store.count(skill="sheets")  # other filters still scan

@@ -38,6 +38,7 @@ def test_open_database_creates_the_folder_and_configures_the_connection(tmp_path
         "0002_evolution",
         "0003_split_data",
         "0004_search_messages",
+        "0005_skill_counts",
     ]
     db.close()
 
@@ -48,7 +49,7 @@ def test_reopening_applies_nothing_twice_and_keeps_the_data(db_path: Path, make_
     first.close()
     again = open_database(db_path)
     assert TraceStore(again).get(ident).id == ident
-    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
+    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
     again.close()
 
 
@@ -62,7 +63,7 @@ def test_other_modules_apply_their_own_migrations_to_the_same_file(db: sqlite_ut
     apply_migrations(db, theirs)
     apply_migrations(db, theirs)
     sets = db.execute("SELECT migration_set, count(*) FROM _sqlite_migrations GROUP BY 1 ORDER BY 1").fetchall()
-    assert sets == [("someone.else", 1), ("trace2skill.store", 4)]
+    assert sets == [("someone.else", 1), ("trace2skill.store", 5)]
     assert "things" in db.table_names()
 
 
@@ -167,3 +168,23 @@ def test_a_database_from_before_the_data_split_keeps_its_trajectories(db_path: P
     assert store.get("t_old").task == "old task"
     assert "data" not in {column.name for column in db["trajectories"].columns}
     db.close()
+
+
+def test_a_database_from_before_the_skill_counts_gets_them_counted_on_open(
+    db_path: Path, make_trajectory: MakeTrajectory
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    old = sqlite_utils.Database(sqlite3.connect(db_path))
+    MIGRATIONS.apply(old, stop_before="0005_skill_counts")
+    store = TraceStore(old)
+    for i, skill in enumerate(["xlsx", "xlsx", "pdf", None]):
+        store.add(make_trajectory(i, id=f"r{i}", skill=skill))
+    old.close()
+    db = open_database(db_path)
+    try:
+        store = TraceStore(db)
+        assert (store.count(skill="xlsx"), store.count(skill="pdf"), store.count(skill="docx")) == (2, 1, 0)
+        store.add(make_trajectory(9, id="r9", skill="pdf"))
+        assert store.count(skill="pdf") == 2
+    finally:
+        db.close()

@@ -38,7 +38,7 @@ from trace2skill.store.evolution import EvolutionLog
 from trace2skill.store.ids import new_ids
 from trace2skill.store.query import STATUSES, Filters, SetMode, VersionFilter
 from trace2skill.store.sampling import sample_seqs
-from trace2skill.store.schema import DATA_TABLE, FTS_COLUMNS, FTS_TABLE, TABLE, TAGS_TABLE
+from trace2skill.store.schema import COUNTS_TABLE, DATA_TABLE, FTS_COLUMNS, FTS_TABLE, TABLE, TAGS_TABLE
 from trace2skill.store.search import FtsRow, fts_row
 
 __all__ = ["DEFAULT_BATCH", "FAILURE_SIDE", "SUCCESS_SIDE", "TraceChanges", "TraceStore", "TraceSummary"]
@@ -531,6 +531,9 @@ class TraceStore(EvolutionLog):
         filters = Filters.of(skill, outcome, since, until, tags, text, skill_version)
         with self._lock:
             conn = self.db.conn
+            if filters.skill is not None and filters == Filters(skill=filters.skill):  # kept by triggers (0005)
+                row = conn.execute(f"SELECT runs FROM {COUNTS_TABLE} WHERE skill = ?", [filters.skill]).fetchone()
+                return row[0] if row else 0
             if filters.only_sets:
                 queries = filters.set_queries()
                 sql = "SELECT count(*) FROM (" + " INTERSECT ".join(query for query, _ in queries) + ")"

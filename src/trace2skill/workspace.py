@@ -7,6 +7,7 @@ showing and searching work, and a command that writes says the home is read-only
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -19,6 +20,8 @@ from trace2skill.store import TraceStore, open_database
 from trace2skill.store.usage import UsageLog
 
 __all__ = ["Workspace"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,6 +71,24 @@ class Workspace:
         if redact:
             trajectory, redactions = redact_trajectory(trajectory, self.redaction)
         return self.traces.add(trajectory), redactions
+
+    def with_version_read(self, run: Trajectory, session: str | None) -> Trajectory:
+        """`run`, with the version of its skill that its MCP session read (get_skill, skill://) when it names none.
+
+        Only when the session read exactly one version of that skill since its last recorded run
+        (`store.usage`); a failure to look is logged and never a reason to lose the run."""
+        if run.skill is None or run.skill_version is not None or session is None:
+            return run
+        try:
+            versions = self.usage.untied_versions(session, run.skill)
+        except Exception as e:
+            log.warning("could not look up the skill reads of session %s: %s", session, e)
+            return run
+        if len(versions) != 1 or None in versions:
+            return run
+        (version,) = versions
+        metadata = {**run.metadata, "skill_version_from": f"v{version}: read over MCP in the session that recorded it"}
+        return run.model_copy(update={"skill_version": version, "metadata": metadata})
 
     def close(self) -> None:
         self.db.close()

@@ -122,7 +122,7 @@ def _store_run(
         parsed = parse_trajectory(trajectory)
     except InvalidTrajectory as e:
         raise ToolError(f"invalid trajectory: {e}") from None
-    parsed = _with_version_read(ws, parsed, session)
+    parsed = ws.with_version_read(parsed, session)
     ident, redactions = ws.record(parsed)
     tied = 0
     try:
@@ -132,25 +132,6 @@ def _store_run(
     stored = ws.traces.get(ident)
     count = ws.traces.count(skill=stored.skill) if stored.skill else None
     return ident, redactions, stored, count, tied
-
-
-def _with_version_read(ws: Workspace, run: Trajectory, session: str | None) -> Trajectory:
-    """The run, with the version of its skill that its session read (get_skill, skill://) when it names none.
-
-    Only when the session read exactly one version of that skill since its last recorded run; a
-    failure to look is never a reason to lose the run."""
-    if run.skill is None or run.skill_version is not None or session is None:
-        return run
-    try:
-        versions = ws.usage.untied_versions(session, run.skill)
-    except Exception as e:
-        log.warning("could not look up the skill reads of session %s: %s", session, e)
-        return run
-    if len(versions) != 1 or None in versions:
-        return run
-    (version,) = versions
-    metadata = {**run.metadata, "skill_version_from": f"v{version}: read over MCP in the session that recorded it"}
-    return run.model_copy(update={"skill_version": version, "metadata": metadata})
 
 
 async def record_trajectory(

@@ -47,7 +47,7 @@ def test_importing_again_changes_nothing(tmp_path: Path) -> None:
     invoke(home, "import", "auto", str(FIXTURES / "anthropic_exchange.json"))
     again = invoke(home, "import", "anthropic-messages", str(FIXTURES / "anthropic_exchange.json"), "--json")
     summary = json.loads(again.output)
-    assert summary["stored"] == {"added": 0, "replaced": 0, "unchanged": 1, "relabelled": 0}
+    assert summary["stored"] == {"added": 0, "replaced": 0, "unchanged": 1, "relabelled": 0, "versioned": {}}
     assert again.exit_code == 0
 
 
@@ -94,6 +94,29 @@ def test_a_claude_code_run_gets_the_stored_version_whose_skill_text_it_loaded(tm
         ws.close()
     (main,) = [t for t in runs if t.skill == "python-testing"]
     assert main.skill_version == 2 and main.metadata["skill_version_from"] == "v2: its SKILL.md text"
+    assert json.loads(result.output)["stored"]["versioned"] == {"python-testing": 1}
+
+
+def test_reimporting_gives_a_stored_run_the_version_it_lacked_and_says_so(tmp_path: Path) -> None:
+    home, folder = tmp_path / "home", tmp_path / "python-testing"
+    transcript = str(FIXTURES / "claude_code_branches.jsonl")
+    first = invoke(home, "import", "claude-code", transcript)
+    assert first.exit_code == 0 and "skill versions" not in first.output  # the skill is not in the store yet
+    folder.mkdir()
+    body = "---\nname: python-testing\ndescription: Test Python code.\n---\n# Python testing\nRun pytest -x first.\n"
+    (folder / "SKILL.md").write_text(body)
+    assert invoke(home, "skills", "import", str(folder)).exit_code == 0
+    again = invoke(home, "import", "claude-code", transcript)
+    assert "stored: 0 new, 1 updated, 1 unchanged" in again.output, again.output
+    assert "skill versions from the SKILL.md text the runs loaded: python-testing 1" in again.output
+    ws = store(home)
+    try:
+        (main,) = [t for t in ws.traces.filter(skill="python-testing")]
+        assert main.skill_version == 1
+    finally:
+        ws.close()
+    third = invoke(home, "import", "claude-code", transcript)
+    assert "stored: 0 new, 0 updated, 2 unchanged" in third.output
 
 
 def test_no_redact_keeps_what_the_log_said(tmp_path: Path) -> None:

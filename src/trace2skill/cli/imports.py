@@ -8,6 +8,7 @@ import json
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,7 @@ def _import(
     config = _redaction(state, not no_redact)
     redactor = Redactor(config) if config is not None else None
     summary = ImportSummary(files=len(files))
+    versioned: Counter[str] = Counter()
     store = state.workspace.traces
 
     def items() -> Any:
@@ -149,31 +151,35 @@ def _import(
     )
     with progress:
         task = progress.add_task("importing", total=len(files), imported=0, errors=0)
-        counts = store_trajectories(store, with_skill_versions(state.workspace.skills, items()))
+        counts = store_trajectories(store, with_skill_versions(state.workspace.skills, items(), versioned))
     relabelled = 0
     if counts.unchanged and (skill is not None or tags or outcome is not None):
         # runs stored before and read again unchanged: the options given now still apply to them
         changes = TraceChanges(skill=skill, add_tags=tags, outcome=outcome)
         relabelled = store.update_where(changes, counts.ids)
 
-    result = {**summary.as_dict(), "stored": {**counts.as_dict(), "relabelled": relabelled}, "ids": counts.ids}
+    stored = {**counts.as_dict(), "relabelled": relabelled, "versioned": dict(sorted(versioned.items()))}
+    result = {**summary.as_dict(), "stored": stored, "ids": counts.ids}
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        _print_summary(summary, counts, relabelled)
+        _print_summary(summary, counts, relabelled, versioned)
     if counts.total == 0:
         reason = "every file was unsupported" if summary.unsupported and not summary.errors else "see the errors above"
         click.echo(f"Error: nothing was imported ({reason})", err=True)
         sys.exit(1)
 
 
-def _print_summary(summary: Any, counts: Any, relabelled: int = 0) -> None:
+def _print_summary(summary: Any, counts: Any, relabelled: int = 0, versioned: Counter[str] | None = None) -> None:
     formats = ", ".join(f"{name} {n}" for name, n in sorted(summary.formats.items()))
     click.echo(
         f"Imported {summary.imported} trajectories from {summary.files} file(s)" + (f" ({formats})" if formats else "")
     )
     given = f" ({relabelled} already stored given the --skill/--tag/--outcome)" if relabelled else ""
     click.echo(f"  stored: {counts.added} new, {counts.replaced} updated, {counts.unchanged} unchanged{given}")
+    if versioned:
+        named = ", ".join(f"{skill} {n}" for skill, n in sorted(versioned.items()))
+        click.echo(f"  skill versions from the SKILL.md text the runs loaded: {named}")
     if summary.redactions:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.redactions.items()))
         click.echo(f"  redacted: {sum(summary.redactions.values())} ({kinds})")

@@ -2,7 +2,8 @@
 
 Importers give every trajectory a deterministic id (a session id, or a content hash), so importing
 the same thing twice must not fail or duplicate. For each id already in the store:
-- same task, messages and final answer: left alone (counted as unchanged);
+- same task, messages and final answer: left alone (counted as unchanged), unless the new copy names
+  the skill version the stored one lacks (`with_skill_versions`), which replaces it;
 - different (a Claude Code session that went on since the last import): replaced, keeping a label a
   person or model already gave it (a non-`unknown` outcome) and its tags.
 Two importers racing on the same id (two hooks of one session) end the same way: the loser of the
@@ -11,6 +12,7 @@ insert sees the winner's row and compares against it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,6 +89,11 @@ def carry_over(old: Trajectory, new: Trajectory) -> Trajectory:
     return new.model_copy(update=update)
 
 
+def _gains_version(old: Trajectory, new: Trajectory) -> bool:
+    """The new copy names the skill version the stored one lacks (`with_skill_versions`): worth replacing."""
+    return old.skill_version is None and new.skill_version is not None and old.skill == new.skill
+
+
 def store_trajectories(store: TraceStore, trajectories: Iterable[Trajectory], batch_size: int = 200) -> StoreCounts:
     """Add, replace or skip each trajectory (see the module docstring).
 
@@ -133,7 +140,7 @@ def _against_stored(store: TraceStore, new: Trajectory) -> Trajectory | Literal[
         old = store.get(new.id)
     except NotFound:
         return None
-    if same_content(old, new):
+    if same_content(old, new) and not _gains_version(old, new):
         return "unchanged"
     merged = carry_over(old, new)
     store.delete(new.id)
@@ -163,7 +170,9 @@ def _add_one(store: TraceStore, t: Trajectory, replaced: set[str], counts: Store
     raise Conflict(f"trajectory {t.id!r} kept changing while it was being imported")
 
 
-def with_skill_versions(skills: SkillStore, trajectories: Iterable[Trajectory]) -> Iterator[Trajectory]:
+def with_skill_versions(
+    skills: SkillStore, trajectories: Iterable[Trajectory], found: Counter[str] | None = None
+) -> Iterator[Trajectory]:
     """Each run, with `skill_version` set when the SKILL.md text it loaded is a stored version's.
 
     A client that loads skills from its own folder (Claude Code) logs the body it showed the model,
@@ -171,11 +180,15 @@ def with_skill_versions(skills: SkillStore, trajectories: Iterable[Trajectory]) 
     one body of its skill and that body is a stored version's, the run was made with that version, so
     evolution can tell it from runs of others (`evolve --any-version`). Versions whose SKILL.md
     bodies are the same differ elsewhere (references, scripts): the newest made before the run is
-    named, and `metadata.skill_version_from` says what the version rests on.
+    named, and `metadata.skill_version_from` says what the version rests on. `found` counts the runs
+    given a version, by skill.
     """
     known: dict[str, dict[str, list[SkillVersionRef]]] = {}
     for t in trajectories:
-        yield _versioned(skills, t, known)
+        versioned = _versioned(skills, t, known)
+        if found is not None and versioned is not t and versioned.skill:
+            found[versioned.skill] += 1
+        yield versioned
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,7 @@ def _bodies(skills: SkillStore, name: str) -> dict[str, list[SkillVersionRef]]:
     """The versions of `name` by the digest of their SKILL.md body; {} for a skill the store does not hold."""
     from trace2skill.importers.common import skill_text_digest
     from trace2skill.skills_store.frontmatter import split_frontmatter
+    from trace2skill.skills_store.served import version_manifest
 
     try:
         history = skills.history(name)
@@ -235,9 +236,8 @@ def _bodies(skills: SkillStore, name: str) -> dict[str, list[SkillVersionRef]]:
     bodies: dict[str, list[SkillVersionRef]] = {}
     for v in history:
         try:
-            text = skills.read_file(name, "SKILL.md", v.version).decode("utf-8", "replace")
-            body = split_frontmatter(text)[1]
-        except (NotFound, InvalidInput):
+            body = split_frontmatter(version_manifest(skills, v).skill_md)[1]  # cached by digest, as get_skill reads it
+        except InvalidInput:
             continue
         bodies.setdefault(skill_text_digest(body), []).append(SkillVersionRef(v.version, v.created_at))
     return bodies

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from tests.doubles.llmserver import FakeLLMServer
-from tests.doubles.simulated import make_skill, make_trajectories, server_handler
+from tests.doubles.simulated import seeded_home
 
 from trace2skill.cli import cli
-from trace2skill.home import Home
 from trace2skill.llm.aliases import BUILTIN_MODEL_ALIASES, resolve_alias
 from trace2skill.llm.factory import parse_model
 from trace2skill.llm.local_models import CATALOG
 from trace2skill.llm.prices import BUILTIN_PRICES
-from trace2skill.workspace import Workspace
 
 
 @pytest.fixture(autouse=True)
@@ -29,12 +26,7 @@ def no_model_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    ws = Workspace.open(Home(folder))
-    ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
-    ws.traces.add_many(make_trajectories(10, seed=4))
-    ws.close()
-    return folder
+    return seeded_home(tmp_path / "home", 10, seed=4)
 
 
 def run(home: Path, *args: str, env: dict[str, str] | None = None) -> Result:
@@ -125,12 +117,6 @@ def test_the_configured_defaults_are_used_where_no_flag_is_given(home: Path) -> 
     flagged = dry_run(home, "--model", "opus", "-w", "2")
     assert flagged["model"] == "anthropic:claude-opus-4-5" and flagged["workers"] == 2  # a flag wins
     assert dry_run(home, env={"TRACE2SKILL_MODEL": "gpt-5-mini"})["model"] == "openai:gpt-5-mini"  # so does the env
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(server_handler) as s:
-        yield s
 
 
 def test_an_evolution_runs_with_the_configured_model_and_budget(home: Path, server: FakeLLMServer) -> None:

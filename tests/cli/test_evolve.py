@@ -8,14 +8,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from tests.doubles.llmserver import FakeLLMServer, Fault, ServerRequest
-from tests.doubles.simulated import make_skill, make_trajectories, server_handler
+from tests.doubles.simulated import make_skill, make_trajectories, seeded_home, server_handler
 
 from trace2skill.cli import cli
 from trace2skill.evolve.merge import tree_shape
@@ -27,18 +26,7 @@ N = 50
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    ws = Workspace.open(Home(folder))
-    ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
-    ws.traces.add_many(make_trajectories(N, seed=11, unfixable_every=9))
-    ws.close()
-    return folder
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(server_handler) as s:
-        yield s
+    return seeded_home(tmp_path / "home", N, seed=11, unfixable_every=9)
 
 
 def _invoke(home: Path, *args: str) -> Any:

@@ -8,14 +8,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from tests.doubles.llmserver import FakeLLMServer, Fault, ServerRequest
-from tests.doubles.simulated import make_skill, make_trajectories, server_handler
+from tests.doubles.simulated import seeded_home, server_handler
 
 from trace2skill.cli import cli
 from trace2skill.home import Home
@@ -26,18 +25,7 @@ N = 12
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    ws = Workspace.open(Home(folder))
-    ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
-    ws.traces.add_many(make_trajectories(N, seed=11, unfixable_every=9))
-    ws.close()
-    return folder
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(server_handler) as s:
-        yield s
+    return seeded_home(tmp_path / "home", N, seed=11, unfixable_every=9)
 
 
 def test_ctrl_c_during_the_merge_leaves_the_run_interrupted_and_prints_the_resume_command(

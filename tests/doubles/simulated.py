@@ -14,6 +14,7 @@ a passing fix, so the evaluator gate drops their lessons.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from trace2skill.demo import fleet
@@ -21,7 +22,7 @@ from trace2skill.demo.fleet import TOPICS, server_handler
 from trace2skill.llm.types import ChatResponse, ToolCall
 from trace2skill.models import Skill, SkillFile, Trajectory
 
-__all__ = ["TOPICS", "chat_handler", "make_skill", "make_trajectories", "server_handler"]
+__all__ = ["TOPICS", "chat_handler", "make_skill", "make_trajectories", "seeded_home", "server_handler"]
 
 SKILL_MD = """---
 name: {name}
@@ -125,6 +126,20 @@ def make_trajectories(
                 data["metadata"] = {"evaluator": evaluator}
         out.append(Trajectory.model_validate(data))
     return out
+
+
+def seeded_home(folder: Path, runs: int, **trajectories: Any) -> Path:
+    """A home folder holding S0 of `sheets` (published) and `runs` simulated runs (`make_trajectories` options)."""
+    from trace2skill.home import Home
+    from trace2skill.workspace import Workspace
+
+    ws = Workspace.open(Home(folder))
+    try:
+        ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
+        ws.traces.add_many(make_trajectories(runs, **trajectories))
+    finally:
+        ws.close()
+    return folder
 
 
 def chat_handler(request: Any) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from tests.doubles.llmserver import FakeLLMServer
-from tests.doubles.simulated import make_skill, make_trajectories, server_handler
+from tests.doubles.simulated import seeded_home, server_handler
 
 from trace2skill.cli import cli
 from trace2skill.errors import InvalidInput
@@ -83,12 +83,7 @@ def server() -> Iterator[FakeLLMServer]:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    ws = Workspace.open(Home(folder))
-    ws.skills.commit(make_skill("sheets"), parent=None, author="human", changelog=["import"])
-    ws.traces.add_many(make_trajectories(12, seed=5))
-    ws.close()
-    return folder
+    return seeded_home(tmp_path / "home", 12, seed=5)
 
 
 def run(home: Path, *args: str) -> Result:

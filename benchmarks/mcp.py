@@ -11,7 +11,11 @@ MCPServer with one async `echo` tool (written to a temporary file). Four workloa
 - `echo` with the same run as its argument (the same bytes in, a short answer out): its baseline;
 - `get_skill("sheets")`: the version in one query, manifest and SKILL.md cached by digest, one usage
   INSERT, SKILL.md sent once;
-- `echo` with a short text: its baseline.
+- `echo` with a short text: its baseline;
+- `answer`: a bare tool returning, unchanged, one `get_skill` answer captured at start (the same
+  SKILL.md text block, the same structured content, under get_skill's output schema, which the
+  client validates). Not part of the target: it separates what any tool returning that answer
+  costs (serialising it, the client validating it) from what `get_skill` itself adds.
 
 The workloads are interleaved in rounds (every workload runs once per round) so that load from other
 processes on this shared 2-core machine falls on all of them alike; each figure is total calls over
@@ -48,19 +52,32 @@ from trace2skill.workspace import Workspace
 TRACE2SKILL = Path(sys.executable).parent / "trace2skill"
 IN_FLIGHT = 16
 TARGET = 0.8
+ANSWER = "answer (get_skill's, as is)"
 
 ECHO_SERVER = '''
-from typing import Any
+import json
+import sys
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
+from mcp_types import CallToolResult
+
+from trace2skill.server.views import SkillView
 
 server = MCPServer("echo")
+ANSWER = CallToolResult.model_validate(json.loads(open(sys.argv[1]).read()))
 
 
 @server.tool()
 async def echo(text: str = "", payload: dict[str, Any] | None = None) -> str:
     """Answer with the text it was given."""
     return text
+
+
+@server.tool()
+async def answer() -> Annotated[CallToolResult, SkillView]:
+    """Answer with the get_skill result captured at start."""
+    return ANSWER
 
 
 if __name__ == "__main__":
@@ -163,27 +180,43 @@ async def measure(calls: int, rounds: int, mode: str) -> dict[tuple[str, int], T
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         seed_home(home)
-        echo_script = Path(tmp) / "echo_server.py"
+        echo_script, answer_file = Path(tmp) / "echo_server.py", Path(tmp) / "get_skill_answer.json"
         echo_script.write_text(ECHO_SERVER)
         env = {**get_default_environment(), "TRACE2SKILL_HOME": str(home)}
         ours = StdioServerParameters(command=str(TRACE2SKILL), args=["serve", "--log-level", "WARNING"], env=env)
-        bare = StdioServerParameters(command=sys.executable, args=[str(echo_script)], env=get_default_environment())
-        async with Client(ours, mode=mode) as t2s, Client(bare, mode=mode) as echo:
-            workloads: dict[str, tuple[Call, str]] = {
-                "record_trajectory": (lambda: t2s.call_tool("record_trajectory", {"trajectory": run}), "serve"),
-                "echo (the same run in)": (lambda: echo.call_tool("echo", {"payload": run}), "echo_server"),
-                "get_skill": (lambda: t2s.call_tool("get_skill", {"name": "sheets"}), "serve"),
-                "echo (short text)": (lambda: echo.call_tool("echo", {"text": "sheets"}), "echo_server"),
-            }
-            for call, _ in workloads.values():  # warm up: imports, caches, the first SQLite pages
-                await timed(call, 20, 1)
-            tallies: dict[tuple[str, int], Tally] = {}
-            per_round = max(1, calls // rounds)
-            for _ in range(rounds):
-                for in_flight in (1, IN_FLIGHT):
-                    for name, (call, server) in workloads.items():
-                        tally = tallies.setdefault((name, in_flight), Tally())
-                        await timed(call, per_round, in_flight, tally, server)
+        bare = StdioServerParameters(
+            command=sys.executable, args=[str(echo_script), str(answer_file)], env=get_default_environment()
+        )
+        async with Client(ours, mode=mode) as t2s:
+            captured = await t2s.call_tool("get_skill", {"name": "sheets"})
+            answer_file.write_text(captured.model_dump_json(by_alias=True, exclude_none=True))
+            async with Client(bare, mode=mode) as echo:
+                same = await echo.call_tool("answer", {})
+                if (same.content, same.structured_content) != (captured.content, captured.structured_content):
+                    raise RuntimeError("the bare tool's answer differs from get_skill's: the baseline would not match")
+                return await _rounds(t2s, echo, run, calls, rounds)
+
+
+async def _rounds(
+    t2s: Client, echo: Client, run: dict[str, Any], calls: int, rounds: int
+) -> dict[tuple[str, int], Tally]:
+    """Every workload once per round, sequential and `IN_FLIGHT` at a time, after a warm-up."""
+    workloads: dict[str, tuple[Call, str]] = {
+        "record_trajectory": (lambda: t2s.call_tool("record_trajectory", {"trajectory": run}), "serve"),
+        "echo (the same run in)": (lambda: echo.call_tool("echo", {"payload": run}), "echo_server"),
+        "get_skill": (lambda: t2s.call_tool("get_skill", {"name": "sheets"}), "serve"),
+        "echo (short text)": (lambda: echo.call_tool("echo", {"text": "sheets"}), "echo_server"),
+        ANSWER: (lambda: echo.call_tool("answer", {}), "echo_server"),
+    }
+    for call, _ in workloads.values():  # warm up: imports, caches, the first SQLite pages
+        await timed(call, 20, 1)
+    tallies: dict[tuple[str, int], Tally] = {}
+    per_round = max(1, calls // rounds)
+    for _ in range(rounds):
+        for in_flight in (1, IN_FLIGHT):
+            for name, (call, server) in workloads.items():
+                tally = tallies.setdefault((name, in_flight), Tally())
+                await timed(call, per_round, in_flight, tally, server)
     return tallies
 
 
@@ -203,10 +236,10 @@ def main() -> None:
     print(f"# 2-core machine shared with other work; load avg {load[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end")
     print(f"# {calls} calls per row, in {rounds} interleaved rounds; CPU ms per call of the client (this process,")
     print("# which also validates each result against the tool's output schema) and of the server process\n")
-    pairs = [("record_trajectory", "echo (the same run in)"), ("get_skill", "echo (short text)")]
+    pairs = [("record_trajectory", "echo (the same run in)"), ("get_skill", "echo (short text)"), ("get_skill", ANSWER)]
     head = ["tool", "in flight", "calls/s", "client ms", "server ms", "baseline", "calls/s", "client ms",
             "server ms", "ratio"]  # fmt: skip
-    widths = [18, 9, 8, 9, 9, 22, 8, 9, 9, 6]
+    widths = [18, 9, 8, 9, 9, 26, 8, 9, 9, 6]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     ratios: dict[tuple[str, int], float] = {}
@@ -218,7 +251,7 @@ def main() -> None:
     for tool, baseline in pairs:
         for in_flight in (1, IN_FLIGHT):
             ratio = rate[tool, in_flight] / rate[baseline, in_flight]
-            ratios[tool, in_flight] = ratio
+            ratios[baseline, in_flight] = ratio
             cells = [
                 tool,
                 str(in_flight),
@@ -228,7 +261,8 @@ def main() -> None:
                 f"{ratio:.2f}",
             ]
             print("| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |")
-    ok = min(ratios.values()) >= TARGET
+    targeted = [ratio for (baseline, _), ratio in ratios.items() if baseline != ANSWER]  # the issue's two pairs
+    ok = min(targeted) >= TARGET
 
     def cpu_ratio(tool: str, baseline: str) -> float:
         """Echo's client + server CPU per call over the tool's: the ratio the load of other processes moves least."""
@@ -237,6 +271,7 @@ def main() -> None:
 
     record_cpu, get_cpu = cpu_ratio(*pairs[0]), cpu_ratio(*pairs[1])
     print(f"\nCPU ratio (sequential): record_trajectory {record_cpu:.2f}, get_skill {get_cpu:.2f}")
+    print(f"Target {TARGET}x on the first four rows; the last two: get_skill beside a bare tool returning its answer")
     print(
         f"RESULT mode={args.mode} calls={calls} "
         f"record_per_s={rate['record_trajectory', 1]:.0f} record_per_s_16={rate['record_trajectory', IN_FLIGHT]:.0f} "
@@ -245,9 +280,12 @@ def main() -> None:
         f"echo_run_per_s_16={rate['echo (the same run in)', IN_FLIGHT]:.0f} "
         f"echo_short_per_s={rate['echo (short text)', 1]:.0f} "
         f"echo_short_per_s_16={rate['echo (short text)', IN_FLIGHT]:.0f} "
-        f"record_ratio={ratios['record_trajectory', 1]:.2f} "
-        f"record_ratio_16={ratios['record_trajectory', IN_FLIGHT]:.2f} "
-        f"get_skill_ratio={ratios['get_skill', 1]:.2f} get_skill_ratio_16={ratios['get_skill', IN_FLIGHT]:.2f} "
+        f"answer_per_s={rate[ANSWER, 1]:.0f} answer_per_s_16={rate[ANSWER, IN_FLIGHT]:.0f} "
+        f"record_ratio={ratios['echo (the same run in)', 1]:.2f} "
+        f"record_ratio_16={ratios['echo (the same run in)', IN_FLIGHT]:.2f} "
+        f"get_skill_ratio={ratios['echo (short text)', 1]:.2f} "
+        f"get_skill_ratio_16={ratios['echo (short text)', IN_FLIGHT]:.2f} "
+        f"get_skill_vs_answer={ratios[ANSWER, 1]:.2f} get_skill_vs_answer_16={ratios[ANSWER, IN_FLIGHT]:.2f} "
         f"record_cpu_ratio={record_cpu:.2f} get_skill_cpu_ratio={get_cpu:.2f} "
         f"target={TARGET} ok={ok} load_avg={load[0]:.1f}"
     )

@@ -10,7 +10,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "mcp.py"
 KEYS = (
     "record_per_s", "record_per_s_16", "get_skill_per_s", "get_skill_per_s_16", "echo_run_per_s",
     "echo_short_per_s", "record_ratio", "record_ratio_16", "get_skill_ratio", "get_skill_ratio_16",
-    "record_cpu_ratio", "get_skill_cpu_ratio",
+    "record_cpu_ratio", "get_skill_cpu_ratio", "answer_per_s", "get_skill_vs_answer", "get_skill_vs_answer_16",
 )  # fmt: skip
 
 
@@ -23,6 +23,7 @@ def test_the_quick_benchmark_prints_its_table_and_a_result_line_with_every_ratio
     lines = done.stdout.strip().splitlines()
     assert any(line.startswith("| record_trajectory  | 16") for line in lines)
     assert any(line.startswith("| get_skill          | 1 ") for line in lines)
+    assert any("answer (get_skill's, as is)" in line for line in lines)  # the same answer from a bare tool
     assert lines[-1].startswith("RESULT ")
     fields = dict(item.split("=", 1) for item in lines[-1].split()[1:])
     assert all(float(fields[key]) > 0 for key in KEYS)

@@ -29,15 +29,15 @@ def test_import_auto_reports_runs_redactions_and_bad_records_by_line(tmp_path: P
     home = tmp_path / "home"
     result = invoke(home, "import", "auto", str(FIXTURES))
     assert result.exit_code == 0, result.output
-    assert "Imported 8 trajectories from 5 file(s)" in result.output
-    assert "stored: 8 new, 0 updated, 0 unchanged" in result.output
+    assert "Imported 9 trajectories from 6 file(s)" in result.output
+    assert "stored: 9 new, 0 updated, 0 unchanged" in result.output
     assert "redacted: 1 (openai_key 1)" in result.output
     assert "record errors (5):" in result.output
     assert "claude_code_branches.jsonl:19: invalid JSON" in result.output
     assert "chat_records.jsonl:3: message 0 has unknown role 'wizard'" in result.output
     ws = store(home)
     try:
-        assert ws.traces.count() == 8
+        assert ws.traces.count() == 9
     finally:
         ws.close()
 
@@ -47,7 +47,14 @@ def test_importing_again_changes_nothing(tmp_path: Path) -> None:
     invoke(home, "import", "auto", str(FIXTURES / "anthropic_exchange.json"))
     again = invoke(home, "import", "anthropic-messages", str(FIXTURES / "anthropic_exchange.json"), "--json")
     summary = json.loads(again.output)
-    assert summary["stored"] == {"added": 0, "replaced": 0, "unchanged": 1, "relabelled": 0, "versioned": {}}
+    assert summary["stored"] == {
+        "added": 0,
+        "replaced": 0,
+        "unchanged": 1,
+        "relabelled": 0,
+        "versioned": {},
+        "skill_reads": {},
+    }
     assert again.exit_code == 0
 
 
@@ -237,3 +244,27 @@ def test_many_bad_records_are_counted_and_the_listing_is_shortened(tmp_path: Pat
     assert "... and 10 more" in result.output
     summary = json.loads(invoke(tmp_path / "home2", "import", "openai-chat", str(path), "--json").output)
     assert summary["errors_total"] == 30 and summary["imported"] == 1
+
+
+def test_the_skill_files_a_claude_code_session_used_count_as_reads_of_the_version_it_loaded(tmp_path: Path) -> None:
+    home, folder = tmp_path / "home", tmp_path / "xlsx"
+    (folder / "references").mkdir(parents=True)
+    (folder / "scripts").mkdir()
+    body = "# XLSX\nRecalculate with scripts/recalc.py after writing formulas.\n"  # the body the transcript loaded
+    (folder / "SKILL.md").write_text(f"---\nname: xlsx\ndescription: Edit workbooks.\n---\n{body}")
+    (folder / "references" / "formulas.md").write_text("# Formulas\n")
+    (folder / "references" / "charts.md").write_text("# Charts\n")
+    (folder / "scripts" / "recalc.py").write_text("print('recalculated')\n")
+    assert invoke(home, "skills", "import", str(folder)).exit_code == 0
+    transcript = str(FIXTURES / "claude_code_skill_files.jsonl")
+
+    first = invoke(home, "import", "claude-code", transcript, "--json")
+    assert json.loads(first.output)["stored"]["skill_reads"] == {"xlsx": 3}
+    again = invoke(home, "import", "claude-code", transcript)  # the hook imports a session at every stop
+    assert "skill files the runs used, recorded as reads (skills usage NAME): xlsx 3" in again.output
+
+    usage = json.loads(invoke(home, "skills", "usage", "xlsx", "--json").output)
+    reads = {f["path"]: f["reads"] for f in usage["files"]}
+    assert reads == {"SKILL.md": 1, "references/charts.md": 0, "references/formulas.md": 1, "scripts/recalc.py": 1}
+    assert usage["never_read"] == ["references/charts.md"]
+    assert (usage["version"], usage["trajectories"]) == (1, 1)

@@ -178,7 +178,14 @@ def test_export_then_import_from_stdin_into_a_fresh_home_gives_the_same_bytes(ho
     assert summary["formats"] == {"trace2skill": 4} and summary["stored"]["added"] == 4
     assert ok(fresh, "traces", "export").stdout_bytes == exported
     again = json.loads(ok(fresh, "import", "trace2skill", "-", "--json", stdin=exported).stdout)
-    assert again["stored"] == {"added": 0, "replaced": 0, "unchanged": 4, "relabelled": 0, "versioned": {}}
+    assert again["stored"] == {
+        "added": 0,
+        "replaced": 0,
+        "unchanged": 4,
+        "relabelled": 0,
+        "versioned": {},
+        "skill_reads": {},
+    }
 
 
 def test_import_from_stdin_names_stdin_in_errors(tmp_path: Path) -> None:

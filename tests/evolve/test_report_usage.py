@@ -46,3 +46,10 @@ def test_without_any_recorded_read_there_is_no_unused_references_note(ws: Worksp
     for path in ("references/api.md", "references/charts.md", "references/pivots.md"):
         ws.usage.record_read("sheets", 1, path, session="s2", via="resource")
     assert unused_references_note(ws.usage, skill) is None  # every reference was read
+
+
+def test_files_an_imported_claude_code_session_used_count_as_read(ws: Workspace) -> None:
+    skill = ws.skills.load("sheets")
+    ws.usage.record_run_reads("t_imported", "sheets", 1, ["SKILL.md", "references/charts.md"], session="cc-1")
+    note = unused_references_note(ws.usage, skill)
+    assert note is not None and "references/pivots.md" in note and "charts.md" not in note

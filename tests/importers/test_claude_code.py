@@ -275,6 +275,31 @@ def test_the_skill_text_the_model_saw_is_kept_as_a_digest_and_not_as_text(fixtur
     assert skill_text_digest(body) != skill_text_digest("# Python testing\n\nRun pytest -x first.")
 
 
+def test_the_files_of_a_loaded_skill_the_session_used_are_listed_relative_to_its_folder(
+    fixtures: Path, imported: Any
+) -> None:
+    # the transcript: the skill loaded from /home/u/.claude/skills/xlsx, references/formulas.md opened with Read,
+    # ~/.claude/skills/xlsx/scripts/recalc.py run with Bash, /work/out.xlsx read (not the skill's),
+    # and /home/u/.claude/skills/xlsx/../notes.txt printed (out of the folder)
+    (run,) = imported(fixtures / "claude_code_skill_files.jsonl")
+    assert run.skill == "xlsx"
+    assert run.metadata["skill_files_used"] == {"xlsx": ["SKILL.md", "references/formulas.md", "scripts/recalc.py"]}
+
+
+def test_only_paths_inside_the_folder_the_skill_was_loaded_from_count() -> None:
+    from trace2skill.importers.claude_code import skill_files_used
+
+    def read(path: str) -> dict[str, Any]:
+        return {"type": "tool_call", "id": "t", "name": "Read", "arguments": {"file_path": path}}
+
+    messages = [{"role": "assistant", "content": [read("/s/x/references/a.md"), read("/s/xy/references/b.md")]}]
+    assert skill_files_used(messages, {"x": "/s/x"}, {}) == {"x": ["references/a.md"]}  # not /s/xy
+    assert skill_files_used(messages, {}, {"x": ["digest"]}) == {}  # loaded, but from no folder the log names
+    assert skill_files_used(messages, {"x": "/s/x"}, {"x": ["digest"]}) == {"x": ["SKILL.md", "references/a.md"]}
+    windows = [{"role": "assistant", "content": [read("C:\\Users\\u\\.claude\\skills\\x\\scripts\\a.py")]}]
+    assert skill_files_used(windows, {"x": "C:/Users/u/.claude/skills/x"}, {}) == {"x": ["scripts/a.py"]}
+
+
 def test_inline_sidechain_records_become_a_linked_subagent_run(fixtures: Path, load: Any) -> None:
     items = load(fixtures / "claude_code_branches.jsonl")
     (side,) = [i.trajectory for i in items if i.trajectory and i.trajectory.metadata.get("subagent")]

@@ -159,6 +159,14 @@ def test_the_hook_names_the_stored_version_whose_skill_text_the_session_loaded(t
     result = run_import(home, target, target.stem)
     runs = [stored(home, i) for i in result["ids"]]
     assert [getattr(t, "skill_version", None) for t in runs if getattr(t, "skill", None) == "python-testing"] == [1]
+    assert result["skill_reads"] == {"python-testing": 1}  # its SKILL.md, loaded: a read of version 1
+    ws = Workspace.open(Home(home))
+    try:
+        assert [(r.path, r.version, r.via) for r in ws.usage.reads_for("python-testing")] == [
+            ("SKILL.md", 1, "transcript")
+        ]
+    finally:
+        ws.close()
 
 
 def test_a_payload_without_a_transcript_is_logged_and_the_hook_still_succeeds(tmp_path: Path) -> None:

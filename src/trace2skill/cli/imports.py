@@ -95,7 +95,7 @@ def _import(
     from trace2skill.importers import ImportSummary, expand_paths, normalize_format
     from trace2skill.importers.pipeline import import_file
     from trace2skill.importers.redact import Redactor
-    from trace2skill.integrations.ingest import store_trajectories, with_skill_versions
+    from trace2skill.integrations.ingest import store_imported
     from trace2skill.models import LIMITS, SKILL_NAME_RE
     from trace2skill.store import TraceChanges
 
@@ -151,14 +151,19 @@ def _import(
     )
     with progress:
         task = progress.add_task("importing", total=len(files), imported=0, errors=0)
-        counts = store_trajectories(store, with_skill_versions(state.workspace.skills, items(), versioned))
+        counts = store_imported(state.workspace, items(), versioned)
     relabelled = 0
     if counts.unchanged and (skill is not None or tags or outcome is not None):
         # runs stored before and read again unchanged: the options given now still apply to them
         changes = TraceChanges(skill=skill, add_tags=tags, outcome=outcome)
         relabelled = store.update_where(changes, counts.ids)
 
-    stored = {**counts.as_dict(), "relabelled": relabelled, "versioned": dict(sorted(versioned.items()))}
+    stored = {
+        **counts.as_dict(),
+        "relabelled": relabelled,
+        "versioned": dict(sorted(versioned.items())),
+        "skill_reads": dict(sorted(counts.skill_reads.items())),
+    }
     result = {**summary.as_dict(), "stored": stored, "ids": counts.ids}
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -180,6 +185,9 @@ def _print_summary(summary: Any, counts: Any, relabelled: int = 0, versioned: Co
     if versioned:
         named = ", ".join(f"{skill} {n}" for skill, n in sorted(versioned.items()))
         click.echo(f"  skill versions from the SKILL.md text the runs loaded: {named}")
+    if counts.skill_reads:
+        named = ", ".join(f"{skill} {n}" for skill, n in sorted(counts.skill_reads.items()))
+        click.echo(f"  skill files the runs used, recorded as reads (skills usage NAME): {named}")
     if summary.redactions:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.redactions.items()))
         click.echo(f"  redacted: {sum(summary.redactions.values())} ({kinds})")

@@ -512,7 +512,7 @@ USAGE_COLUMNS = (
 @json_option
 @pass_state
 def usage(state: State, name: str, version: int | None, as_json: bool) -> None:
-    """Which files of a skill agents read over MCP, in how many sessions, and which they never read."""
+    """Which files of a skill agents read (over MCP, or in imported Claude Code sessions), and which never."""
     store = _store(state)
     v = served_version(store, name, version).version
     summary = state.workspace.usage.summary(name, v.version, [f.path for f in store.list_files(name, v.version)])
@@ -523,7 +523,10 @@ def usage(state: State, name: str, version: int | None, as_json: bool) -> None:
     click.echo(f"{name} version {v.version}: {summary.reads} read(s) in {summary.sessions} session(s)")
     emit(rows, USAGE_COLUMNS, "table")
     if not summary.reads:
-        click.echo("No reads recorded yet: reads are recorded when agents read the skill through `trace2skill serve`.")
+        click.echo(
+            "No reads recorded yet: reads are recorded when agents read the skill through `trace2skill serve`, "
+            "and from Claude Code sessions brought in by `trace2skill import` or the capture hook."
+        )
         return
     if summary.never_read:
         click.echo("Never read: " + ", ".join(summary.never_read))

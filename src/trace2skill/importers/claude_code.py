@@ -20,6 +20,11 @@ The format is undocumented; what this reader relies on was checked against real 
   `skill` is set when exactly one was loaded. The body that `isMeta` line carries (the SKILL.md text
   the model saw) is not kept; its digest is (`metadata.skill_text_sha256`, per skill), so the version
   the run used can be found among the stored ones (`integrations.ingest.with_skill_versions`).
+  The files of a loaded skill's folder the conversation used are listed per skill, relative to the
+  folder (`metadata.skill_files_used`): SKILL.md once its body was loaded, a file a `Read` call
+  opened, a path under the folder a `Bash` command named (a script it ran, a reference it printed).
+  Importing stores them as reads of that skill (`store.usage`), as the MCP server does for reads
+  through it, so `skills usage` and the evolve report see what Claude Code read from its own folder.
 - The `claude -p --output-format stream-json` envelope (no uuids, a final `result` record) is read
   the same way, in file order.
 
@@ -32,6 +37,7 @@ memory is bounded by the index plus one trajectory, not by the size of the file.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -114,6 +120,8 @@ class _Group:
     skills: list[str] = field(default_factory=list)
     skill_texts: dict[str, list[str]] = field(default_factory=dict)
     """Per skill name, the digest (`skill_text_digest`) of each distinct body the client loaded into the context."""
+    skill_dirs: dict[str, str] = field(default_factory=dict)
+    """Per skill name, the folder the client loaded it from (`Base directory for this skill:`)."""
     subagents: list[str] = field(default_factory=list)
     version: str | None = None
     cwd: str | None = None
@@ -296,9 +304,11 @@ def _index(record: dict[str, Any], number: int, groups: dict[str, _Group], summa
                 )
                 found = _SKILL_DIR_RE.match(text.strip())
                 if found:
-                    name = found.group(1).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+                    folder = found.group(1).strip().replace("\\", "/").rstrip("/")
+                    name = folder.rsplit("/", 1)[-1]
                     group.note_skill(name)
                     group.note_skill_text(name, text.strip()[found.end() :])
+                    group.skill_dirs.setdefault(name, folder)
                 group.skipped["meta"] += 1
             tur = record.get("toolUseResult")
             if isinstance(tur, dict) and isinstance(tur.get("agentId"), str):
@@ -594,6 +604,68 @@ def _image_note(block: dict[str, Any]) -> str:
 # --- the draft -----------------------------------------------------------------------------------------
 
 
+_FILE_TOOLS = {"Read": "file_path", "Bash": "command"}
+"""The tool calls that use a file: the argument that names it (Read opens one; Bash may run or print one)."""
+_PATH_TAIL = r"([^\s'\"`;|&<>(){}$*?]+)"
+_HOME_RE = re.compile(r"^(/home/[^/]+|/Users/[^/]+|/root)(/.+)$")
+_ABSOLUTE_RE = re.compile(r"^(~|[A-Za-z]:)?/")
+_MAX_FILES = 200
+_MAX_SKILLS = 64
+_MAX_FOLDER_CHARS = 4096
+
+
+def skill_files_used(
+    messages: list[dict[str, Any]], folders: dict[str, str], loaded: dict[str | None, list[str]]
+) -> dict[str, list[str]]:
+    """Per skill (of `folders`: name -> the folder it was loaded from), the files of its folder the conversation
+    used, relative to it and sorted: SKILL.md when its body was loaded (`loaded`), a file a Read call opened, a
+    path under the folder a Bash command named. A path that climbs out of the folder (`..`) does not count."""
+    used: dict[str, set[str]] = {}
+    for raw, folder in list(folders.items())[:_MAX_SKILLS]:
+        name = skill_name(raw)
+        if name is None or not _ABSOLUTE_RE.match(folder) or len(folder) > _MAX_FOLDER_CHARS:
+            continue
+        spellings = [folder, *_home_spellings(folder)]
+        pattern = re.compile("(?:" + "|".join(re.escape(s) for s in spellings) + ")/" + _PATH_TAIL)
+        files = used.setdefault(name, set())
+        if loaded.get(name):
+            files.add("SKILL.md")
+        for text in _file_arguments(messages):
+            for found in pattern.finditer(text):
+                relative = _inside(found.group(1))
+                if relative is not None:
+                    files.add(relative)
+    return {name: sorted(files)[:_MAX_FILES] for name, files in used.items() if files}
+
+
+def _home_spellings(folder: str) -> list[str]:
+    """`~/…`, `$HOME/…` and `${HOME}/…` for a folder under a home directory (how a command may name it)."""
+    home = _HOME_RE.match(folder)
+    return [f"{prefix}{home.group(2)}" for prefix in ("~", "$HOME", "${HOME}")] if home else []
+
+
+def _file_arguments(messages: list[dict[str, Any]]) -> Iterator[str]:
+    for msg in messages:
+        if msg["role"] != "assistant":
+            continue
+        for part in msg["content"]:
+            key = _FILE_TOOLS.get(part.get("name")) if part["type"] == "tool_call" else None
+            arguments = part.get("arguments")
+            if key is not None and isinstance(arguments, dict) and isinstance(arguments.get(key), str):
+                yield arguments[key].replace("\\", "/")
+
+
+def _inside(path: str) -> str | None:
+    """`path` normalised, when it stays inside the folder it is relative to; else None."""
+    path = path.rstrip(",:")
+    if path.endswith(".") and not path.endswith(".."):  # a sentence's full stop after the path
+        path = path[:-1]
+    normal = posixpath.normpath(path)
+    if normal in (".", "") or normal == ".." or normal.startswith(("../", "/")):
+        return None
+    return normal
+
+
 def _task(messages: list[dict[str, Any]]) -> str | None:
     command = None
     for msg in messages:
@@ -659,6 +731,9 @@ def _draft(
     loaded = {skill_name(n): digests[:8] for n, digests in group.skill_texts.items() if digests and skill_name(n)}
     if loaded:
         metadata["skill_text_sha256"] = loaded
+    used = skill_files_used(messages, group.skill_dirs, loaded)
+    if used:
+        metadata["skill_files_used"] = used
     title = next((summaries[e.uuid] for e in reversed(group.entries) if e.uuid in summaries), None)
     if title:
         metadata["title"] = title

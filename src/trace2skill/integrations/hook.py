@@ -115,7 +115,7 @@ def run_import(home: Path, transcript: Path, session: str | None) -> dict[str, A
     """Import one session (and its subagents) into the store at `home`; returns the counts."""
     from trace2skill.home import Home
     from trace2skill.importers import RedactionConfig, import_paths
-    from trace2skill.integrations.ingest import store_trajectories, with_skill_versions
+    from trace2skill.integrations.ingest import store_imported
     from trace2skill.workspace import Workspace
 
     with _SessionLock(home, session or str(transcript)):
@@ -126,11 +126,13 @@ def run_import(home: Path, transcript: Path, session: str | None) -> dict[str, A
         workspace = Workspace.open(resolved)
         try:
             runs = (i.trajectory for i in items if i.trajectory)
-            counts = store_trajectories(workspace.traces, with_skill_versions(workspace.skills, runs))
+            counts = store_imported(workspace, runs)
         finally:
             workspace.close()
-    result = {**counts.as_dict(), "errors": len(errors), "ids": counts.ids}
-    _log(home, f"imported {transcript} session={session}: {json.dumps(counts.as_dict())} errors={len(errors)}")
+    reads = dict(sorted(counts.skill_reads.items()))
+    result = {**counts.as_dict(), "skill_reads": reads, "errors": len(errors), "ids": counts.ids}
+    summary = json.dumps({**counts.as_dict(), "skill_reads": reads})
+    _log(home, f"imported {transcript} session={session}: {summary} errors={len(errors)}")
     for error in errors[:5]:
         _log(home, f"  record error: {error}")
     return result

@@ -8,6 +8,9 @@ the same thing twice must not fail or duplicate. For each id already in the stor
   person or model already gave it (a non-`unknown` outcome) and its tags.
 Two importers racing on the same id (two hooks of one session) end the same way: the loser of the
 insert sees the winner's row and compares against it.
+
+`store_imported` is what `import` and the capture hook call: the versions, the store, and the skill
+files each run used (`metadata.skill_files_used`) recorded as its reads (`store.usage`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,19 @@ from trace2skill.models import ReasoningPart, TextPart, ToolCallPart, ToolResult
 if TYPE_CHECKING:
     from trace2skill.skills_store import SkillStore
     from trace2skill.store import TraceStore
+    from trace2skill.store.usage import UsageLog
+    from trace2skill.workspace import Workspace
 
-__all__ = ["BATCH_BYTES", "StoreCounts", "approx_size", "store_trajectories", "with_skill_versions"]
+__all__ = [
+    "BATCH_BYTES",
+    "SkillFilesUsed",
+    "StoreCounts",
+    "approx_size",
+    "record_skill_files",
+    "store_imported",
+    "store_trajectories",
+    "with_skill_versions",
+]
 
 
 @dataclass
@@ -34,6 +48,8 @@ class StoreCounts:
     replaced: int = 0
     unchanged: int = 0
     ids: list[str] = field(default_factory=list)
+    skill_reads: Counter[str] = field(default_factory=Counter)
+    """Skill files the runs used, recorded as reads (`store_imported`), by skill."""
 
     @property
     def total(self) -> int:
@@ -168,6 +184,64 @@ def _add_one(store: TraceStore, t: Trajectory, replaced: set[str], counts: Store
             counts.added += 1
         return ident
     raise Conflict(f"trajectory {t.id!r} kept changing while it was being imported")
+
+
+def store_imported(
+    workspace: Workspace, runs: Iterable[Trajectory], versioned: Counter[str] | None = None
+) -> StoreCounts:
+    """Imported runs into the store: each with the skill version its SKILL.md text names (`with_skill_versions`,
+    counted in `versioned`), stored idempotently (`store_trajectories`), then the skill files each used recorded
+    as its reads (`record_skill_files`, counted in the result's `skill_reads`)."""
+    used: list[SkillFilesUsed] = []
+
+    def noting(items: Iterable[Trajectory]) -> Iterator[Trajectory]:
+        for t in items:
+            note = SkillFilesUsed.of(t)
+            if note is not None:
+                used.append(note)
+            yield t
+
+    counts = store_trajectories(workspace.traces, noting(with_skill_versions(workspace.skills, runs, versioned)))
+    counts.skill_reads = record_skill_files(workspace.usage, used)
+    return counts
+
+
+@dataclass(frozen=True)
+class SkillFilesUsed:
+    """The files of skill folders one run used (`metadata.skill_files_used`): enough to record its reads."""
+
+    trajectory_id: str
+    skill: str | None
+    skill_version: int | None
+    session: str | None
+    at: datetime | None
+    files: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, t: Trajectory) -> SkillFilesUsed | None:
+        files = t.metadata.get("skill_files_used")
+        if t.id is None or not isinstance(files, dict):
+            return None
+        named = {
+            skill: [p for p in paths if isinstance(p, str) and p]
+            for skill, paths in files.items()
+            if isinstance(skill, str) and isinstance(paths, list)
+        }
+        session = t.metadata.get("session_id")
+        return cls(t.id, t.skill, t.skill_version, session if isinstance(session, str) else None, t.created_at, named)
+
+
+def record_skill_files(usage: UsageLog, used: Iterable[SkillFilesUsed]) -> Counter[str]:
+    """Record each run's skill files as reads tied to the run, at the run's version of its own skill (other
+    skills it loaded: version unknown); returns how many, by skill. Idempotent per run (`record_run_reads`)."""
+    recorded: Counter[str] = Counter()
+    for note in used:
+        for skill, paths in note.files.items():
+            version = note.skill_version if skill == note.skill else None
+            recorded[skill] += usage.record_run_reads(
+                note.trajectory_id, skill, version, paths, session=note.session, at=note.at
+            )
+    return recorded
 
 
 def with_skill_versions(

@@ -1,10 +1,12 @@
-"""Skill usage: which files of which skill version an agent read, in which MCP session, and which run it was for.
+"""Skill usage: which files of which skill version an agent read, in which session, and which run it was for.
 
 The paper's stated limitation is that nobody knows which parts of a skill an agent actually reads,
 so a reference no run ever opens cannot be found. The MCP server records every read of a skill
 file (a `skill://NAME/PATH` resource, or SKILL.md through `get_skill`) as one row here, and when a
 trajectory is recorded in the same session, the session's reads not yet tied to a run are tied to
-it (`tie`). Recording is one INSERT; reading the usage back is a few grouped queries.
+it (`tie`). A client that loads skills from its own folder (Claude Code) reads no resource; the files
+of the folder its imported transcript shows it used come in tied to that run (`record_run_reads`).
+Recording is one INSERT; reading the usage back is a few grouped queries.
 
     usage = UsageLog(db)
     usage.record_read("sheets", 2, "references/dates.md", session="s_01…", via="resource")
@@ -27,7 +29,7 @@ from trace2skill.store.db import apply_migrations, connection_lock, is_read_only
 __all__ = ["MIGRATIONS", "READS_TABLE", "FileUsage", "ReadVia", "SkillRead", "UsageLog", "UsageSummary"]
 
 READS_TABLE = "skill_reads"
-ReadVia = Literal["resource", "get_skill"]
+ReadVia = Literal["resource", "get_skill", "transcript"]
 
 MIGRATIONS = sqlite_utils.Migrations("trace2skill.usage")
 
@@ -54,11 +56,13 @@ def _skill_reads(db: sqlite_utils.Database) -> None:
 class SkillRead(BaseModel):
     """One read of one skill file."""
 
-    session: str | None = Field(description="The MCP session it was read in; None when the transport has none")
+    session: str | None = Field(
+        description="The MCP session it was read in (the client's session id for a transcript); None when unknown"
+    )
     skill: str
     version: int | None
     path: str
-    via: str = Field(description="'resource' (skill://…) or 'get_skill'")
+    via: str = Field(description="'resource' (skill://…), 'get_skill', or 'transcript' (an imported client session)")
     trajectory_id: str | None = Field(description="The run recorded later in the same session, once there is one")
     created_at: datetime
 
@@ -121,6 +125,35 @@ class UsageLog:
                 f"INSERT INTO {READS_TABLE} (session, skill, version, path, via, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (session, skill, version, path, via, utcnow().isoformat()),
             )
+
+    def record_run_reads(
+        self,
+        trajectory_id: str,
+        skill: str,
+        version: int | None,
+        paths: Iterable[str],
+        *,
+        session: str | None,
+        at: datetime | None = None,
+    ) -> int:
+        """The files of `skill` one imported run used (its transcript shows them), tied to it; returns how many.
+
+        They replace the run's earlier transcript reads of that skill, so importing a session again
+        (it went on, or it gained its version) records each file once. `at`: when the run happened."""
+        rows = [
+            (session, skill, version, path, "transcript", trajectory_id, (at or utcnow()).isoformat())
+            for path in dict.fromkeys(paths)
+        ]
+        with write_transaction(self.db) as conn:
+            conn.execute(
+                f"DELETE FROM {READS_TABLE} WHERE trajectory_id = ? AND skill = ? AND via = 'transcript'",
+                (trajectory_id, skill),
+            )
+            conn.executemany(
+                f"INSERT INTO {READS_TABLE} ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
 
     def tie(self, session: str | None, trajectory_id: str) -> int:
         """Tie the session's reads that no run claimed yet to `trajectory_id`; returns how many were tied.

@@ -57,7 +57,7 @@ def _jsonl(name: str) -> list[Any]:
 
 
 SEEDS: dict[str, list[Any]] = {
-    "claude-code": _jsonl("claude_code_branches.jsonl"),
+    "claude-code": _jsonl("claude_code_branches.jsonl") + _jsonl("claude_code_skill_files.jsonl"),
     "openai-chat": _jsonl("chat_records.jsonl"),
     "openai-responses": [json.loads((FIXTURES / "responses_request.json").read_text())],
     "anthropic-messages": [json.loads((FIXTURES / "anthropic_exchange.json").read_text())],

@@ -296,6 +296,13 @@ def test_only_paths_inside_the_folder_the_skill_was_loaded_from_count() -> None:
     assert skill_files_used(messages, {"x": "/s/x"}, {}) == {"x": ["references/a.md"]}  # not /s/xy
     assert skill_files_used(messages, {}, {"x": ["digest"]}) == {}  # loaded, but from no folder the log names
     assert skill_files_used(messages, {"x": "/s/x"}, {"x": ["digest"]}) == {"x": ["SKILL.md", "references/a.md"]}
+    bash = {
+        "type": "tool_call",
+        "id": "b",
+        "name": "Bash",
+        "arguments": {"command": "ls /s/x/references/ /s/x/scripts/*.py"},
+    }
+    assert skill_files_used([{"role": "assistant", "content": [bash]}], {"x": "/s/x"}, {}) == {}  # no one file
     windows = [{"role": "assistant", "content": [read("C:\\Users\\u\\.claude\\skills\\x\\scripts\\a.py")]}]
     assert skill_files_used(windows, {"x": "C:/Users/u/.claude/skills/x"}, {}) == {"x": ["scripts/a.py"]}
 

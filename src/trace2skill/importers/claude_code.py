@@ -632,6 +632,8 @@ def skill_files_used(
             files.add("SKILL.md")
         for text in _file_arguments(messages):
             for found in pattern.finditer(text):
+                if found.group(1).endswith("/") or text[found.end() : found.end() + 1] in ("*", "?", "{", "$"):
+                    continue  # a folder, or a pattern or variable that names no one file
                 relative = _inside(found.group(1))
                 if relative is not None:
                     files.add(relative)

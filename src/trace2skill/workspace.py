@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import sqlite_utils
 
@@ -19,7 +20,15 @@ from trace2skill.skills_store import SkillStore
 from trace2skill.store import TraceStore, open_database
 from trace2skill.store.usage import UsageLog
 
-__all__ = ["Workspace"]
+__all__ = ["Recorded", "Workspace"]
+
+
+class Recorded(NamedTuple):
+    """One stored run: its id, how many values were redacted, and the run as stored (redacted, its id set)."""
+
+    id: str
+    redactions: int
+    trajectory: Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +71,18 @@ class Workspace:
             self._usage = UsageLog(self.db)
         return self._usage
 
-    def record(self, trajectory: Trajectory, *, redact: bool = True) -> tuple[str, int]:
-        """Store one run with secrets redacted first; returns its id and how many values were redacted.
+    def record(self, trajectory: Trajectory, *, redact: bool = True) -> Recorded:
+        """Store one run with secrets redacted first; returns its id, how many values were redacted and the run
+        as stored (so a caller need not read it back).
 
         Redaction happens before anything is stored, so the original secret never reaches the database.
         """
         redactions = 0
         if redact:
             trajectory, redactions = redact_trajectory(trajectory, self.redaction)
-        return self.traces.add(trajectory), redactions
+        ident = self.traces.add(trajectory)
+        stored = trajectory if trajectory.id == ident else trajectory.model_copy(update={"id": ident})
+        return Recorded(ident, redactions, stored)
 
     def with_version_read(self, run: Trajectory, session: str | None) -> Trajectory:
         """`run`, with the version of its skill that its MCP session read (get_skill, skill://) when it names none.

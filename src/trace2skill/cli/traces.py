@@ -82,13 +82,8 @@ def _with_overrides(
 
 
 def _store(state: State, trajectory: Trajectory) -> str:
-    """Store through `Workspace.record` (which redacts) when it exists, else straight into the trace store."""
-    workspace = state.workspace
-    recorder: Callable[[Trajectory], Any] | None = getattr(workspace, "record", None)
-    result = recorder(trajectory) if callable(recorder) else workspace.traces.add(trajectory)
-    if isinstance(result, tuple):
-        result = result[0]
-    return result if isinstance(result, str) else result.id
+    """Store through `Workspace.record`, which redacts first."""
+    return state.workspace.record(trajectory).id
 
 
 @cli.command("record")

@@ -206,11 +206,11 @@ def _record(ws: Workspace, trajectories: list[Trajectory], out: Console) -> tupl
     redacted: list[str] = []
     kinds: Counter[str] = Counter()
     for t in trajectories:
-        tid, count = ws.record(t)
+        tid, count, stored = ws.record(t)
         ids.append(tid)
         if count:
             redacted.append(tid)
-            kinds.update(ws.traces.get(tid).metadata.get("redactions") or {})
+            kinds.update(stored.metadata.get("redactions") or {})
     failures = sum(t.outcome.status == "failure" for t in trajectories)
     checked = sum(t.reference is not None for t in trajectories)
     out.print(

@@ -123,13 +123,12 @@ def _store_run(
     except InvalidTrajectory as e:
         raise ToolError(f"invalid trajectory: {e}") from None
     parsed = ws.with_version_read(parsed, session)
-    ident, redactions = ws.record(parsed)
+    ident, redactions, stored = ws.record(parsed)
     tied = 0
     try:
         tied = ws.usage.tie(session, ident)
     except Exception as e:
         log.warning("could not tie the skill reads of session %s to %s: %s", session, ident, e)
-    stored = ws.traces.get(ident)
     count = ws.traces.count(skill=stored.skill) if stored.skill else None
     return ident, redactions, stored, count, tied
 

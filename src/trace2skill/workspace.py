@@ -30,6 +30,7 @@ class Recorded(NamedTuple):
     redactions: int
     trajectory: Trajectory
 
+
 log = logging.getLogger(__name__)
 
 

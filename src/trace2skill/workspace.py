@@ -17,8 +17,9 @@ from trace2skill.home import Home
 from trace2skill.importers.redact import RedactionConfig, redact_trajectory
 from trace2skill.models import Trajectory
 from trace2skill.skills_store import SkillStore
+from trace2skill.skills_store.served import served_version
 from trace2skill.store import TraceStore, open_database
-from trace2skill.store.usage import UsageLog
+from trace2skill.store.usage import UsageLog, UsageSummary
 
 __all__ = ["Recorded", "Workspace"]
 
@@ -84,6 +85,12 @@ class Workspace:
         ident = self.traces.add(trajectory)
         stored = trajectory if trajectory.id == ident else trajectory.model_copy(update={"id": ident})
         return Recorded(ident, redactions, stored)
+
+    def skill_usage(self, name: str, version: int | None = None) -> UsageSummary:
+        """Which files of a skill version (default: the one served) were read, how often, in how many sessions,
+        and which never were (`store.usage`); what `skills usage` and the MCP tool `skill_usage` show."""
+        v = served_version(self.skills, name, version).version
+        return self.usage.summary(name, v.version, [f.path for f in self.skills.list_files(name, v.version)])
 
     def with_version_read(self, run: Trajectory, session: str | None) -> Trajectory:
         """`run`, with the version of its skill that its MCP session read (get_skill, skill://) when it names none.

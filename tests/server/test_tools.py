@@ -357,7 +357,7 @@ async def test_tool_descriptions_and_instructions_fit_the_clients_2kb_limit_and_
         assert tool.description and len(tool.description.encode()) <= 2048, tool.name
         assert tool.output_schema is not None and tool.annotations is not None, tool.name
     readers = {"get_skill", "list_skills", "search_trajectories", "skill_history", "diff_skill", "list_runs", "get_run",
-               "evolution_status"}  # fmt: skip
+               "evolution_status", "skill_usage"}  # fmt: skip
     assert {n for n, t in tools.items() if t.annotations.read_only_hint} == readers  # type: ignore[union-attr]
     assert tools["label_trajectory"].annotations.destructive_hint is True  # type: ignore[union-attr]
     assert tools["evolve_skill"].annotations.open_world_hint is True  # type: ignore[union-attr]

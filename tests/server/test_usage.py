@@ -179,3 +179,25 @@ async def test_over_http_a_2025_session_is_the_transport_session_and_a_2026_requ
         assert read.session and read.trajectory_id == recorded.structured_content["id"]
     else:  # stateless: no session to tie a run to
         assert read.session is None and read.trajectory_id is None
+
+
+async def test_skill_usage_names_each_files_reads_and_the_files_nobody_read(
+    server: Trace2SkillServer, connect: Connect, inspect_store: Workspace
+) -> None:
+    async with connect(server) as agent:
+        await agent.read_resource("skill://sheets/SKILL.md")
+        await agent.read_resource("skill://sheets/references/two%20words.md")
+        await agent.call_tool("get_skill", {"name": "sheets"})
+        usage = await agent.call_tool("skill_usage", {"name": "sheets"})
+        older = await agent.call_tool("skill_usage", {"name": "sheets", "version": 1})
+        missing = await agent.call_tool("skill_usage", {"name": "nope"})
+    assert not usage.is_error and usage.structured_content is not None
+    files = {f["path"]: f["reads"] for f in usage.structured_content["files"]}
+    expected = {f.path for f in inspect_store.skills.load("sheets", 2).files}
+    assert set(files) == expected and files["SKILL.md"] == 2 and files["references/two words.md"] == 1
+    assert usage.structured_content["never_read"] == sorted(expected - {"SKILL.md", "references/two words.md"})
+    assert (usage.structured_content["version"], usage.structured_content["sessions"]) == (2, 1)
+    assert "Never read: " in str(usage.content)
+    assert older.structured_content is not None and older.structured_content["reads"] == 0
+    assert "No reads recorded yet" in str(older.content)
+    assert missing.is_error and "no skill named 'nope'" in missing.content[0].text  # type: ignore[union-attr]

@@ -28,7 +28,6 @@ from trace2skill.skills_store import (
     read_skill_dir,
     validate_skill,
 )
-from trace2skill.skills_store.served import served_version
 
 __all__ = ["skills"]
 
@@ -513,14 +512,12 @@ USAGE_COLUMNS = (
 @pass_state
 def usage(state: State, name: str, version: int | None, as_json: bool) -> None:
     """Which files of a skill agents read (over MCP, or in imported Claude Code sessions), and which never."""
-    store = _store(state)
-    v = served_version(store, name, version).version
-    summary = state.workspace.usage.summary(name, v.version, [f.path for f in store.list_files(name, v.version)])
+    summary = state.workspace.skill_usage(name, version)
     if as_json:
         _echo_json(summary.model_dump(mode="json"))
         return
     rows = [f.model_dump(mode="json") for f in summary.files]
-    click.echo(f"{name} version {v.version}: {summary.reads} read(s) in {summary.sessions} session(s)")
+    click.echo(f"{name} version {summary.version}: {summary.reads} read(s) in {summary.sessions} session(s)")
     emit(rows, USAGE_COLUMNS, "table")
     if not summary.reads:
         click.echo(

@@ -63,6 +63,7 @@ from trace2skill.server.views import (
 )
 from trace2skill.skills_store import read_frontmatter
 from trace2skill.skills_store.served import served_version, version_manifest
+from trace2skill.store.usage import UsageSummary
 from trace2skill.workspace import Workspace
 
 __all__ = ["MAX_DIFF_CHARS", "MAX_TEXT_CHARS", "TOOLS", "register_tools"]
@@ -290,6 +291,27 @@ async def list_skills(ctx: Context[AppState]) -> Annotated[CallToolResult, Skill
         return _answer(result, "No skills yet. Import one with import_skill, or evolve_skill(mode='create').")
     lines = [f"- {s.name} v{s.head_version} ({s.versions} versions): {s.description or ''}" for s in result.skills]
     return _answer(result, "\n".join(lines))
+
+
+async def skill_usage(
+    name: SkillName,
+    ctx: Context[AppState],
+    version: Annotated[int | None, Field(ge=1, description="Version number; default: the current one")] = None,
+) -> Annotated[CallToolResult, UsageSummary]:
+    """Which files of a skill agents read, how often and in how many sessions, and which they never read.
+
+    Reads come from this server (skill:// resources, get_skill) and from imported Claude Code sessions.
+    A reference nobody reads is a candidate to link from SKILL.md or to drop. Without `version`, the
+    current (published) version.
+    """
+    summary = await _off_loop(_ws(ctx).skill_usage, name, version)
+    head = f"{summary.skill} version {summary.version}: {summary.reads} read(s) in {summary.sessions} session(s)"
+    if not summary.reads:
+        return _answer(summary, head + ". No reads recorded yet.")
+    lines = [head, *(f"- {f.path}: {f.reads} read(s), {f.sessions} session(s)" for f in summary.files)]
+    lines.append("Never read: " + ", ".join(summary.never_read) if summary.never_read else "Every file was read.")
+    lines.append(f"Recorded trajectories that read this version: {summary.trajectories}.")
+    return _answer(summary, "\n".join(lines))
 
 
 async def skill_history(name: SkillName, ctx: Context[AppState]) -> Annotated[CallToolResult, SkillHistory]:
@@ -692,6 +714,7 @@ TOOLS: list[tuple[Callable[..., Any], str, ToolAnnotations, bool]] = [
     (search_trajectories, "Search trajectories", _hints(read_only=True), False),
     (label_trajectory, "Label a trajectory", _hints(read_only=False, destructive=True, idempotent=True), False),
     (skill_history, "Skill history", _hints(read_only=True), False),
+    (skill_usage, "Skill usage", _hints(read_only=True), False),
     (diff_skill, "Diff two skill versions", _hints(read_only=True), False),
     (rollback_skill, "Roll back a skill", _hints(read_only=False, idempotent=True), False),
     (list_runs, "List evolution runs", _hints(read_only=True), False),

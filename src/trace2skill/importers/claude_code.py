@@ -621,6 +621,7 @@ def skill_files_used(
     used, relative to it and sorted: SKILL.md when its body was loaded (`loaded`), a file a Read call opened, a
     path under the folder a Bash command named. A path that climbs out of the folder (`..`) does not count."""
     used: dict[str, set[str]] = {}
+    arguments = list(_file_arguments(messages)) if folders else []
     for raw, folder in list(folders.items())[:_MAX_SKILLS]:
         name = skill_name(raw)
         if name is None or not _ABSOLUTE_RE.match(folder) or len(folder) > _MAX_FOLDER_CHARS:
@@ -630,7 +631,7 @@ def skill_files_used(
         files = used.setdefault(name, set())
         if loaded.get(name):
             files.add("SKILL.md")
-        for text in _file_arguments(messages):
+        for text in arguments:
             for found in pattern.finditer(text):
                 if found.group(1).endswith("/") or text[found.end() : found.end() + 1] in ("*", "?", "{", "$"):
                     continue  # a folder, or a pattern or variable that names no one file

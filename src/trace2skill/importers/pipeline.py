@@ -82,7 +82,7 @@ ALIASES = {
 }
 _SUFFIXES = (".jsonl", ".json", ".traj")
 MAX_KEPT_ERRORS = 1000
-_VOLATILE_METADATA = frozenset({"file", "redactions", "truncated", "skill_text_sha256"})
+_VOLATILE_METADATA = frozenset({"file", "redactions", "truncated", "skill_text_sha256", "skill_files_used"})
 """Left out of a content id: where the file lies, what import did to it, and facts added after ids were first given."""
 
 
